@@ -7,7 +7,7 @@
  * Ends with one line `N passed, N failed` summing both; exits non-zero on any failure.
  * Extra arguments go to `deno test` (e.g. `deno task test --filter jobs`).
  */
-import { LOCAL_DIR, PGTAP_DIR, ROOT, TEST_PORTS } from "../supabase/local/paths.ts";
+import { LOCAL_DIR, PGTAP_DIR, ROOT, testPorts } from "../supabase/local/paths.ts";
 import { join } from "../supabase/local/path.ts";
 import { clusterAt, prepareDatabase, removeCluster, SUPERUSER } from "../supabase/local/postgres.ts";
 import { stackEnv } from "../supabase/local/env.ts";
@@ -66,14 +66,18 @@ export function countDeno(out: string, ok: boolean): Tally {
 }
 
 async function main(): Promise<number> {
-  const cluster = clusterAt(join(LOCAL_DIR, "test-db"), TEST_PORTS.db);
+  const slot = Number(Deno.env.get("TOLLGATE_TEST_SLOT") ?? "0");
+  if (!Number.isInteger(slot) || slot < 0 || slot > 50) throw new Error("TOLLGATE_TEST_SLOT must be 0..50");
+  const ports = testPorts(slot);
+  const cluster = clusterAt(join(LOCAL_DIR, `test-db-${slot}`), ports.db);
   console.log(`[test] building a fresh database on 127.0.0.1:${cluster.port} from the migrations …`);
   await prepareDatabase(cluster, { fresh: true });
 
   const tally: Tally = { passed: 0, failed: 0 };
   let services: { stop(): Promise<void> } | undefined;
   try {
-    const files = await pgtapFiles();
+    // TOLLGATE_TEST_PGTAP=0 skips pgTAP while iterating on deno tests (CI never sets it).
+    const files = Deno.env.get("TOLLGATE_TEST_PGTAP") === "0" ? [] : await pgtapFiles();
     if (files.length > 0) {
       console.log(`[test] pgTAP: ${files.length} files`);
       const pgEnv = { ...Deno.env.toObject(), PGPASSWORD: SUPERUSER.password };
@@ -87,18 +91,20 @@ async function main(): Promise<number> {
     }
 
     // The functions run with a development config against the fresh database.
-    const { env } = stackEnv(cluster, TEST_PORTS, {});
-    services = await startServices(TEST_PORTS, env, { fakeUpstream: true });
+    const { env } = stackEnv(cluster, ports, {});
+    services = await startServices(ports, env, { fakeUpstream: true });
     const testEnv: Record<string, string> = {
       ...Deno.env.toObject(),
       ...env,
       TEST_BASE_URL: env.SUPABASE_URL,
       TEST_ADMIN_DB_URL: cluster.adminUrl,
       TEST_API_DB_URL: cluster.apiUrl,
-      TEST_FAKE_UPSTREAM_URL: `http://127.0.0.1:${TEST_PORTS.fakeUpstream}`,
+      TEST_FAKE_UPSTREAM_URL: `http://127.0.0.1:${ports.fakeUpstream}`,
     };
     console.log("[test] deno test");
-    const deno = await runEchoed([Deno.execPath(), "test", "-A", ...Deno.args, "tests/"], testEnv);
+    // Paths given on the command line narrow the run; otherwise every test under tests/.
+    const targets = Deno.args.some((a) => !a.startsWith("-")) ? [] : ["tests/"];
+    const deno = await runEchoed([Deno.execPath(), "test", "-A", ...Deno.args, ...targets], testEnv);
     const t = countDeno(deno.out, deno.ok);
     tally.passed += t.passed;
     tally.failed += t.failed;

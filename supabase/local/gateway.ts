@@ -45,7 +45,9 @@ export async function createGateway(): Promise<GatewayHandler> {
     }
     url.pathname = url.pathname.slice(PREFIX.length - 1);
     const headers = new Headers(request.headers);
-    // Supabase's proxy appends the connecting address to X-Forwarded-For.
+    // Only the platform proxy may name the client: a client-sent CF-Connecting-IP is dropped,
+    // and the connecting address is appended to X-Forwarded-For as Supabase's proxy does.
+    headers.delete("cf-connecting-ip");
     const remote = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "";
     if (remote) {
       const prior = headers.get("x-forwarded-for");

@@ -18,5 +18,11 @@ export interface StackPorts {
 }
 
 export const DEV_PORTS: StackPorts = { gateway: 54321, db: 54322, fakeUpstream: 54323 };
-/** `deno task test` builds its own throwaway stack beside the dev one. */
-export const TEST_PORTS: StackPorts = { gateway: 54331, db: 54332, fakeUpstream: 54333 };
+/**
+ * `deno task test` builds its own throwaway stack beside the dev one. TOLLGATE_TEST_SLOT=N
+ * shifts its ports by 10·N so that several test runs can share one machine.
+ */
+export function testPorts(slot: number): StackPorts {
+  const base = 54331 + 10 * slot;
+  return { gateway: base, db: base + 1, fakeUpstream: base + 2 };
+}

@@ -1,0 +1,2 @@
+export { createSql, endAllSql, getSql, type Sql, type SqlOptions } from "./client.ts";
+export { isDbError, mapDbError } from "./errors.ts";

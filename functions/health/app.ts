@@ -1,0 +1,78 @@
+/**
+ * health: liveness and readiness.
+ *   GET /health          → 200 { ok, ts, version }                      (no auth, no database)
+ *   GET /health?deep=1   → 200 { ok, ts, version, db: { roundTripMs, time, migrationVersion } }
+ *                          or 503 SERVICE_UNAVAILABLE when the database does not answer in time.
+ * The database is reached only through api.health() (tollgate_api has no table privileges).
+ */
+import type { Hono } from "hono";
+import { z } from "zod";
+import { type Config, getConfig } from "../_shared/config.ts";
+import { getSql, type Sql } from "../_shared/db/client.ts";
+import { createBaseApp } from "../_shared/http/app.ts";
+import { ApiError } from "../_shared/http/errors.ts";
+import type { AppEnv } from "../_shared/http/types.ts";
+import type { Logger } from "../_shared/log/logger.ts";
+import { validate } from "../_shared/http/validate/index.ts";
+
+export interface HealthAppOptions {
+  config?: Config;
+  /** Base logger (default: JSON lines at LOG_LEVEL). */
+  logger?: Logger;
+  /** Database client (default: the isolate's shared getSql()). */
+  sql?: Sql;
+  /** Deep check budget in ms (default 3000). */
+  deepTimeoutMs?: number;
+}
+
+const query = z.object({ deep: z.enum(["0", "1", "true", "false"]).optional() });
+
+interface HealthRow {
+  health: { db_time: string; migration_version: string | null };
+}
+
+export function createApp(options: HealthAppOptions = {}): Hono<AppEnv> {
+  const config = options.config ?? getConfig();
+  const app = createBaseApp("health", { config, logger: options.logger });
+  const timeoutMs = options.deepTimeoutMs ?? 3000;
+
+  app.get("/", validate("query", query), async (c) => {
+    const deep = ["1", "true"].includes(c.req.valid("query").deep ?? "");
+    const body = { ok: true, ts: Date.now(), version: config.TOLLGATE_VERSION };
+    if (!deep) return c.json(body);
+    const db = await checkDatabase(options.sql ?? getSql(config), timeoutMs);
+    return c.json({ ...body, db });
+  });
+  return app;
+}
+
+async function checkDatabase(sql: Sql, timeoutMs: number) {
+  const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ApiError("SERVICE_UNAVAILABLE", "The database did not answer in time")),
+      timeoutMs,
+    );
+  });
+  try {
+    const query = sql<HealthRow[]>`select api.health() as health`;
+    // A late failure after the timeout must not become an unhandled rejection.
+    query.catch(() => {});
+    const [row] = await Promise.race([query, timeout]);
+    return {
+      ok: true,
+      roundTripMs: Math.round((performance.now() - started) * 10) / 10,
+      time: row.health.db_time,
+      migrationVersion: row.health.migration_version,
+    };
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    // Any database failure means "not ready" for this endpoint; the cause is logged.
+    throw new ApiError("SERVICE_UNAVAILABLE", "The database is unavailable", undefined, {
+      cause: err,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
