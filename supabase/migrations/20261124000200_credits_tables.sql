@@ -117,6 +117,7 @@ comment on column credits.ledger.delta is 'Signed change of the balance, never 0
 comment on column credits.ledger.balance_after is 'Running balance after this row (previous balance_after + delta; set by trigger).';
 comment on column credits.ledger.prev_hash is 'hash of the account''s previous row; 64 zeros for seq 1.';
 comment on column credits.ledger.hash is 'sha256 hex of credits.ledger_row_hash(...) over this row''s content and prev_hash (set by trigger).';
+comment on constraint ledger_chain_position on credits.ledger is 'One row per chain position: concurrent appends cannot fork an account''s chain; also the index behind chain walks and ledger pages.';
 comment on constraint ledger_one_row_per_cause on credits.ledger is 'Invariant 3: a job is debited at most once, a charge refunded at most once, a grant reference applied at most once.';
 
 -- No separate (account_id, id) index: within an account id order = seq order (appends are
@@ -285,6 +286,8 @@ comment on column credits.jobs.expires_at is 'After this instant the job can no 
 comment on column credits.jobs.token_hash is 'SHA-256 of the 32-byte job token; the token itself is never stored.';
 comment on column credits.jobs.device_id is 'X-Device-Id at start, if sent: the job is then usable only from that device.';
 comment on column credits.jobs.idempotency_key is 'Idempotency-Key of the start request; unique per account, so a retried start returns the same job.';
+
+comment on constraint jobs_idempotency_key_unique on credits.jobs is 'A retried start with the same Idempotency-Key finds its job instead of holding twice.';
 
 create index jobs_pending_by_expiry_idx on credits.jobs (expires_at) where status = 'pending';
 comment on index credits.jobs_pending_by_expiry_idx is 'api.expire_jobs: finds pending jobs past expiry.';
