@@ -6,6 +6,7 @@
  * never its value. `ENVIRONMENT=production` additionally refuses unsafe settings.
  */
 import { z } from "zod";
+import { checkRateLimitEnv, type RateLimitConfig } from "./ratelimit/policies.ts";
 
 /** Supabase's well-known local JWT secret: the development default, refused in production. */
 export const DEV_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
@@ -24,7 +25,10 @@ export class ConfigError extends Error {
   }
 }
 
-/** A rate-limit policy override: `limit` requests per `windowSeconds`. */
+/**
+ * A rate-limit override as set by RATE_LIMIT_<NAME>: `limit` requests per `windowSeconds`.
+ * @deprecated read `config.RATE_LIMITING.policies` (the effective policies) instead.
+ */
 export interface RateLimitOverride {
   limit: number;
   windowSeconds: number;
@@ -94,6 +98,17 @@ const schema = z.object({
   MAX_JSON_DEPTH: positiveInt(10),
   OPENAI_BASE_URL: z.string().url().default("https://api.openai.com/v1"),
   OPENAI_API_KEY: optionalString,
+  // Upstream resilience (the `ai` function): per-attempt first-byte timeout, overall deadline,
+  // attempts and backoff base, stream idle/total limits, circuit breaker threshold/cool-down.
+  OPENAI_TIMEOUT_MS: positiveInt(30_000),
+  OPENAI_DEADLINE_MS: positiveInt(60_000),
+  OPENAI_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  OPENAI_RETRY_BASE_MS: positiveInt(250),
+  OPENAI_STREAM_IDLE_TIMEOUT_MS: positiveInt(30_000),
+  OPENAI_STREAM_MAX_MS: z.coerce.number().int().min(1_000).max(540_000).default(300_000),
+  OPENAI_BREAKER_FAILURES: positiveInt(5),
+  OPENAI_BREAKER_COOLDOWN_MS: positiveInt(10_000),
+  OPENAI_BREAKER_MIN_CALLS: positiveInt(20),
   INITIAL_GRANT: nonNegativeInt(3),
   MAX_JOB_AMOUNT: positiveInt(10_000),
   JOB_TTL_DEFAULT_SECONDS: positiveInt(900),
@@ -123,7 +138,16 @@ export type Config = Omit<Parsed, "SUPABASE_JWT_SECRET" | "IP_HASH_SECRET"> & {
   IP_HASH_SECRET: string;
   /** Always set: SUPABASE_JWKS_URL or `${SUPABASE_URL}/auth/v1/.well-known/jwks.json`. */
   SUPABASE_JWKS_URL: string;
-  /** From RATE_LIMIT_<POLICY>=N/seconds, keyed by lower-case policy name ("chat"). */
+  /**
+   * The effective rate-limit policies (defaults of issue 6 with RATE_LIMIT_* applied) and
+   * whether limiting is on — parsed by ratelimit/policies.ts, the one parser of these variables.
+   */
+  RATE_LIMITING: RateLimitConfig;
+  /**
+   * The RATE_LIMIT_* variables that are set, keyed by lower-case suffix ("chat", "jobs_start",
+   * "promo"), derived from RATE_LIMITING.
+   * @deprecated use RATE_LIMITING.policies.
+   */
   RATE_LIMITS: Record<string, RateLimitOverride>;
 };
 
@@ -138,22 +162,26 @@ function cleanEnv(env: Record<string, string | undefined>): Record<string, strin
   return out;
 }
 
-const RATE_LIMIT_PREFIX = "RATE_LIMIT_";
-const RATE_LIMIT_VALUE = /^(\d{1,9})\/(\d{1,9})$/;
-
+/**
+ * RATE_LIMIT_* and ENABLE_RATE_LIMITING are parsed by ratelimit/policies.ts (checkRateLimitEnv),
+ * the single source of rate-limit configuration; this only turns its problems into config
+ * problems and derives the deprecated RATE_LIMITS view.
+ */
 function parseRateLimits(env: Record<string, string>, problems: Problem[]) {
-  const limits: Record<string, RateLimitOverride> = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(RATE_LIMIT_PREFIX)) continue;
-    const policy = name.slice(RATE_LIMIT_PREFIX.length).toLowerCase();
-    const m = RATE_LIMIT_VALUE.exec(value);
-    if (!policy || !/^[a-z0-9_]+$/.test(policy) || !m || Number(m[1]) < 1 || Number(m[2]) < 1) {
-      problems.push({ name, message: 'must look like "N/seconds", e.g. 60/60' });
-      continue;
+  const { config, problems: found } = checkRateLimitEnv(env);
+  // ENABLE_RATE_LIMITING is also in the zod schema, which reports it already.
+  problems.push(...found.filter((p) => p.name !== "ENABLE_RATE_LIMITING"));
+  const overrides: Record<string, RateLimitOverride> = {};
+  if (config) {
+    for (const policy of Object.values(config.policies)) {
+      if (env[policy.envVar] === undefined) continue;
+      overrides[policy.envVar.slice("RATE_LIMIT_".length).toLowerCase()] = {
+        limit: policy.quota,
+        windowSeconds: policy.windowSeconds,
+      };
     }
-    limits[policy] = { limit: Number(m[1]), windowSeconds: Number(m[2]) };
   }
-  return limits;
+  return { rateLimiting: config, overrides };
 }
 
 interface Problem {
@@ -242,6 +270,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   if (problems.length > 0 || !result.success) fail(problems);
 
   const parsed = result.data;
+  const rateLimiting = rateLimits.rateLimiting;
+  if (!rateLimiting) fail([{ name: "ENABLE_RATE_LIMITING", message: "must be true or false" }]);
   const dev = parsed.ENVIRONMENT === "development";
   if (parsed.JOB_TTL_MIN_SECONDS > parsed.JOB_TTL_DEFAULT_SECONDS) {
     problems.push({ name: "JOB_TTL_MIN_SECONDS", message: "must be ≤ JOB_TTL_DEFAULT_SECONDS" });
@@ -255,7 +285,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     IP_HASH_SECRET: parsed.IP_HASH_SECRET ?? DEV_IP_HASH_SECRET,
     SUPABASE_JWKS_URL: parsed.SUPABASE_JWKS_URL ??
       `${parsed.SUPABASE_URL}/auth/v1/.well-known/jwks.json`,
-    RATE_LIMITS: rateLimits,
+    RATE_LIMITING: rateLimiting,
+    RATE_LIMITS: rateLimits.overrides,
   };
   if (!dev) problems.push(...productionProblems(config, raw));
   if (problems.length > 0) fail(problems);

@@ -14,6 +14,7 @@ const LOCAL_DEFAULTS: Record<string, string> = {
   CORS_ORIGINS: "http://localhost:3000,http://127.0.0.1:3000",
   LOG_LEVEL: "info",
   ADMIN_SECRET: "local-admin-secret-change-me-in-production-0000",
+  ADMIN_SECRET_NEXT: "local-admin-secret-next-for-rotation-tests-00",
   IP_HASH_SECRET: "local-ip-hash-secret-change-me-in-production-00",
   ALERT_SIGNING_SECRET: "local-alert-signing-secret-change-me-in-prod-0",
   OPENAI_API_KEY: "sk-local-fake-upstream-key",

@@ -7,8 +7,9 @@ import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import { LOCAL_DIR } from "./paths.ts";
 import { join } from "./path.ts";
 
-/** Supabase's well-known local JWT secret: development only, refused in production. */
-export const DEV_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
+import { DEV_JWT_SECRET } from "../../functions/_shared/config.ts";
+
+export { DEV_JWT_SECRET };
 
 const KEY_FILE = join(LOCAL_DIR, "jwt-es256.json");
 

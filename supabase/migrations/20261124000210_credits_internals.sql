@@ -15,26 +15,43 @@
 --   IDEMPOTENCY_KEY_REUSED  422  same idempotency key / reference, different parameters
 --   IDEMPOTENCY_KEY_IN_USE  409  same idempotency key while the first request is still running
 -- Integrity guards (never expected from the api; map to 500):
---   LEDGER_IS_APPEND_ONLY, ACCOUNT_TOTALS_ARE_DERIVED, JOB_STATE_INVALID, CHARGE_STATE_INVALID
+--   LEDGER_IS_APPEND_ONLY, ACCOUNT_TOTALS_ARE_DERIVED, JOB_STATE_INVALID, REFUND_EXCEEDS_CHARGE,
+--   ACCOUNT_NOT_FOUND with errcode 23503 (a ledger/job row for an account that does not exist)
+--
+-- None of these helpers is security definer and none has `SET search_path`: they run inside
+-- the api.* functions (search_path '') and qualify every name; a SET clause would cost a GUC
+-- save/restore on every call (see PERFORMANCE NOTES in 20261124000200_credits_tables.sql).
+-- The hottest api functions (charge, start_job, commit_job) inline the account lock below as
+-- one statement instead of calling credits.lock_account.
 -- =============================================================================
 
 -- Locks the account row (lock order: ACCOUNT FIRST), settles its pending jobs that are past
 -- expiry (lazy expiry: available is exact before any check), and returns the fresh row.
+-- Only an account that holds something can have expired holds, so the probe is skipped
+-- otherwise; the probe runs in the locking statement (no second round through the executor).
+-- Its snapshot predates the lock, which can only make it miss a hold that another
+-- transaction created and committed while we waited AND that is already past our now() (a
+-- start that ran longer than its ttl): that hold is then released by the next call or the
+-- cron; it can never be used (every job function checks expires_at itself).
 create function credits.lock_account(p_account uuid) returns credits.accounts
 language plpgsql
-set search_path = ''
 as $$
 declare
   v_account credits.accounts;
+  v_expired boolean;
 begin
-  select a.* into v_account from credits.accounts a where a.id = p_account for no key update;
+  select a.id, a.balance, a.held, a.chain_seq, a.chain_hash, a.chain_prev_hash, a.created_at, a.updated_at,
+         a.held > 0 and exists (
+           select 1 from credits.jobs j
+            where j.account_id = a.id and j.status = 'pending' and j.expires_at <= now())
+    into v_account.id, v_account.balance, v_account.held, v_account.chain_seq, v_account.chain_hash,
+         v_account.chain_prev_hash, v_account.created_at, v_account.updated_at, v_expired
+    from credits.accounts a where a.id = p_account
+     for no key update;
   if not found then
     raise exception using errcode = 'P0001', message = 'NOT_FOUND', detail = 'ACCOUNT_NOT_FOUND';
   end if;
-  -- Only an account that holds something can have expired holds: skip the probe otherwise.
-  if v_account.held > 0 and exists (
-       select 1 from credits.jobs j
-        where j.account_id = p_account and j.status = 'pending' and j.expires_at <= now()) then
+  if v_expired then
     perform credits.settle_expired_jobs(p_account);
     select a.* into v_account from credits.accounts a where a.id = p_account;
   end if;
@@ -47,7 +64,6 @@ $$;
 -- Caller holds the account lock, then the job lock, and has checked the job is pending.
 create function credits.settle_job(p_job_id uuid, p_status text, p_debit bigint) returns credits.jobs
 language plpgsql
-set search_path = ''
 as $$
 declare
   v_job credits.jobs;
@@ -71,7 +87,6 @@ $$;
 -- upstream already consumed it), release the rest. Caller holds the account lock.
 create function credits.settle_expired_jobs(p_account uuid) returns integer
 language plpgsql
-set search_path = ''
 as $$
 declare
   v_job record;
@@ -95,7 +110,6 @@ $$;
 -- job is indistinguishable from a missing one.
 create function credits.lock_job(p_account uuid, p_job_id uuid) returns credits.jobs
 language plpgsql
-set search_path = ''
 as $$
 declare
   v_job credits.jobs;
@@ -113,7 +127,6 @@ $$;
 -- A job is usable (spend, extend, commit, cancel) only while pending and before expires_at.
 create function credits.assert_job_pending(p_job credits.jobs) returns void
 language plpgsql
-set search_path = ''
 as $$
 begin
   if p_job.status = 'expired' or (p_job.status = 'pending' and p_job.expires_at <= now()) then
@@ -129,7 +142,6 @@ $$;
 -- comparison time does not depend on a prefix of the secret; then the device binding.
 create function credits.assert_job_token(p_job credits.jobs, p_token_hash bytea, p_device_id text) returns void
 language plpgsql
-set search_path = ''
 as $$
 begin
   if p_token_hash is null
@@ -145,7 +157,6 @@ $$;
 -- Argument validation, one line per check in the api functions.
 create function credits.require(p_ok boolean, p_detail text) returns void
 language plpgsql
-set search_path = ''
 as $$
 begin
   if p_ok is not true then
@@ -168,5 +179,7 @@ revoke all on function
   credits.assert_job_token(credits.jobs, bytea, text), credits.require(boolean, text),
   credits.ledger_row_hash(bigint, uuid, bigint, text, text, text, text, bigint, bigint, timestamptz, text),
   credits.ledger_before_insert(), credits.ledger_is_append_only(), credits.accounts_guard(),
-  credits.jobs_guard(), credits.jobs_after_write(), credits.charges_guard()
+  credits.jobs_before_write(),
+  credits.ledger_row_is_well_formed(text, text, text, text, bigint),
+  credits.job_row_is_well_formed(bigint, bigint, bigint, bigint, text, integer, timestamptz, timestamptz, timestamptz, bytea, text, text)
 from public, anon, authenticated;

@@ -11,7 +11,9 @@
 -- Exactly-once initial grant under concurrent first calls: the INSERT ... ON CONFLICT DO NOTHING
 -- on the primary key lets exactly one transaction create the row (a concurrent one waits for it
 -- and then does nothing); only the creator writes the initial_grant ledger row, whose unique
--- cause key (account id) is the backstop.
+-- cause key (account id) is the backstop. (ON CONFLICT is fine on accounts: its insert trigger
+-- only validates, it has no side effect.) Other api functions compose this into their single
+-- round trip, so the common case, an existing account, is one plain read.
 create function api.ensure_account(p_account uuid, p_initial_grant integer default 3)
 returns table (balance bigint, held bigint, available bigint, created boolean)
 language plpgsql
@@ -19,22 +21,31 @@ security definer
 set search_path = ''
 as $$
 #variable_conflict use_column
-declare
-  v_created boolean;
 begin
-  perform credits.require(p_account is not null, 'account is required');
-  perform credits.require(p_initial_grant between 0 and 1000000, 'initial grant must be 0..1000000');
+  if p_account is null then
+    raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED', detail = 'account is required';
+  end if;
+  if p_initial_grant is null or p_initial_grant not between 0 and 1000000 then
+    raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED', detail = 'initial grant must be 0..1000000';
+  end if;
+
+  select a.balance, a.held, a.balance - a.held, false into balance, held, available, created
+    from credits.accounts a where a.id = p_account;
+  if found then
+    return next;
+    return;
+  end if;
 
   insert into credits.accounts (id) values (p_account) on conflict (id) do nothing;
-  v_created := found;
-  if v_created and p_initial_grant > 0 then
+  created := found;
+  if created and p_initial_grant > 0 then
     insert into credits.ledger (account_id, kind, cause_type, cause_key, reason, delta)
     values (p_account, 'initial_grant', 'account', p_account::text, 'initial_grant', p_initial_grant);
   end if;
 
-  return query
-    select a.balance, a.held, a.balance - a.held, v_created
-      from credits.accounts a where a.id = p_account;
+  select a.balance, a.held, a.balance - a.held into balance, held, available
+    from credits.accounts a where a.id = p_account;
+  return next;
 end
 $$;
 comment on function api.ensure_account(uuid, integer) is
@@ -150,7 +161,7 @@ as $$
     window w as (order by l.seq)
   ),
   checked as (
-    select c.id, c.seq, c.balance_after,
+    select c.id, c.seq, c.balance_after, c.hash,
            case
              when c.seq <> coalesce(c.prev_seq, 0) + 1 then 'a row before this one is missing (seq gap)'
              when c.prev_hash <> coalesce(c.prev_row_hash, repeat('0', 64)) then 'prev_hash does not match the previous row''s hash'
@@ -165,11 +176,17 @@ as $$
     select k.id, k.problem from checked k where k.problem is not null order by k.seq limit 1
   ),
   tail as (
-    select count(*) as n, (array_agg(k.balance_after order by k.seq desc))[1] as last_balance from checked k
+    select count(*) as n,
+           (array_agg(k.balance_after order by k.seq desc))[1] as last_balance,
+           max(k.seq) as last_seq,
+           (array_agg(k.hash order by k.seq desc))[1] as last_hash
+      from checked k
   ),
   cached as (
     select a.balance,
            a.held,
+           a.chain_seq,
+           a.chain_hash,
            (select coalesce(sum(j.amount), 0) from credits.jobs j
              where j.account_id = p_account and j.status = 'pending') as pending_amount
       from credits.accounts a where a.id = p_account
@@ -185,12 +202,14 @@ as $$
       select case
                when c.balance is null then null
                when c.balance <> coalesce(t.last_balance, 0) then 'accounts.balance differs from the ledger''s last balance_after'
+               when c.chain_seq <> coalesce(t.last_seq, 0) or c.chain_hash <> coalesce(t.last_hash, repeat('0', 64))
+                 then 'accounts chain head differs from the ledger''s last row'
                when c.held <> c.pending_amount then 'accounts.held differs from the sum of pending job amounts'
              end as cached_problem
     ) x
 $$;
 comment on function credits.verify_chain(uuid) is
-  'Walks one account''s ledger in seq order and reports the first row whose seq, prev_hash, running balance or hash is wrong, then whether accounts.balance/held match the ledger and pending jobs.';
+  'Walks one account''s ledger in seq order and reports the first row whose seq, prev_hash, running balance or hash is wrong, then whether accounts.balance, the chain head (chain_seq, chain_hash) and held match the ledger and pending jobs.';
 
 create function api.verify_ledger_chain(p_account uuid)
 returns table (ok boolean, rows_checked bigint, first_bad_id bigint, problem text)

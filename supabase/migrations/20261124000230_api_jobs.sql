@@ -14,6 +14,9 @@
 -- =============================================================================
 
 -- start_job ------------------------------------------------------------------------------------
+-- Hot path (the benchmark's "start"): inline validation, ONE statement that locks the account and
+-- probes for expired holds, ONE insert (its trigger adds the hold to accounts.held); the result
+-- is computed from what we already know under the lock instead of re-reading the account.
 create function api.start_job(
   p_account uuid, p_amount bigint, p_ttl_seconds integer, p_device_id text,
   p_idempotency_key text, p_token_hash bytea)
@@ -26,18 +29,42 @@ set search_path = ''
 as $$
 #variable_conflict use_column
 declare
-  v_account credits.accounts;
+  v_balance bigint;
+  v_held bigint;
+  v_expired boolean;
   v_job credits.jobs;
-  v_replayed boolean := false;
 begin
-  perform credits.require(p_amount between 1 and 1000000000000, 'amount must be 1..1e12');
-  perform credits.require(p_ttl_seconds between 1 and 86400, 'ttl must be 1..86400 seconds');
-  perform credits.require(octet_length(p_token_hash) = 32, 'token hash must be 32 bytes (SHA-256)');
-  perform credits.require(p_device_id is null or length(p_device_id) between 1 and 200, 'device id must be 1..200 chars');
-  perform credits.require(p_idempotency_key is null or length(p_idempotency_key) between 1 and 255,
-                          'idempotency key must be 1..255 chars');
+  if p_amount is null or p_amount not between 1 and 1000000000000 then
+    raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED', detail = 'amount must be 1..1e12';
+  end if;
+  if p_ttl_seconds is null or p_ttl_seconds not between 1 and 86400 then
+    raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED', detail = 'ttl must be 1..86400 seconds';
+  end if;
+  if p_token_hash is null or octet_length(p_token_hash) <> 32 then
+    raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED', detail = 'token hash must be 32 bytes (SHA-256)';
+  end if;
+  if p_device_id is not null and length(p_device_id) not between 1 and 200 then
+    raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED', detail = 'device id must be 1..200 chars';
+  end if;
+  if p_idempotency_key is not null and length(p_idempotency_key) not between 1 and 255 then
+    raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED', detail = 'idempotency key must be 1..255 chars';
+  end if;
 
-  v_account := credits.lock_account(p_account);
+  -- credits.lock_account, inlined (see there for the expired-hold probe).
+  select a.balance, a.held,
+         a.held > 0 and exists (
+           select 1 from credits.jobs j
+            where j.account_id = a.id and j.status = 'pending' and j.expires_at <= now())
+    into v_balance, v_held, v_expired
+    from credits.accounts a where a.id = p_account
+     for no key update;
+  if not found then
+    raise exception using errcode = 'P0001', message = 'NOT_FOUND', detail = 'ACCOUNT_NOT_FOUND';
+  end if;
+  if v_expired then
+    perform credits.settle_expired_jobs(p_account);
+    select a.balance, a.held into v_balance, v_held from credits.accounts a where a.id = p_account;
+  end if;
 
   -- A retried start (same key) returns the job it created; the account lock serialises
   -- concurrent duplicates, so the second one sees the first's committed job here.
@@ -50,28 +77,39 @@ begin
         raise exception using errcode = 'P0001', message = 'IDEMPOTENCY_KEY_REUSED',
           detail = 'this idempotency key started a job with different parameters';
       end if;
-      v_replayed := true;
+      job_id := v_job.id;
+      status := case when v_job.status = 'pending' and v_job.expires_at <= now() then 'expired' else v_job.status end;
+      amount := v_job.amount;
+      spent := v_job.spent;
+      expires_at := v_job.expires_at;
+      created_at := v_job.created_at;
+      balance := v_balance;
+      held := v_held;
+      available := v_balance - v_held;
+      replayed := true;
+      return next;
+      return;
     end if;
   end if;
 
-  if not v_replayed then
-    if v_account.balance - v_account.held < p_amount then
-      raise exception using errcode = 'P0001', message = 'INSUFFICIENT_CREDITS',
-        detail = format('available %s, requested %s', v_account.balance - v_account.held, p_amount);
-    end if;
-    insert into credits.jobs (account_id, amount, initial_amount, ttl_seconds, expires_at,
-                              token_hash, device_id, idempotency_key)
-    values (p_account, p_amount, p_amount, p_ttl_seconds, now() + make_interval(secs => p_ttl_seconds),
-            p_token_hash, p_device_id, p_idempotency_key)
-    returning * into v_job;
+  if v_balance - v_held < p_amount then
+    raise exception using errcode = 'P0001', message = 'INSUFFICIENT_CREDITS',
+      detail = format('available %s, requested %s', v_balance - v_held, p_amount);
   end if;
+  insert into credits.jobs (account_id, amount, initial_amount, ttl_seconds, expires_at,
+                            token_hash, device_id, idempotency_key)
+  values (p_account, p_amount, p_amount, p_ttl_seconds, now() + make_interval(secs => p_ttl_seconds),
+          p_token_hash, p_device_id, p_idempotency_key)
+  returning id, expires_at, created_at into job_id, expires_at, created_at;
 
-  return query
-    select v_job.id,
-           case when v_job.status = 'pending' and v_job.expires_at <= now() then 'expired' else v_job.status end,
-           v_job.amount, v_job.spent, v_job.expires_at, v_job.created_at,
-           a.balance, a.held, a.balance - a.held, v_replayed
-      from credits.accounts a where a.id = p_account;
+  status := 'pending';
+  amount := p_amount;
+  spent := 0;
+  balance := v_balance;
+  held := v_held + p_amount;   -- the jobs trigger added exactly this hold, under our lock
+  available := v_balance - v_held - p_amount;
+  replayed := false;
+  return next;
 end
 $$;
 comment on function api.start_job(uuid, bigint, integer, text, text, bytea) is
@@ -261,6 +299,11 @@ comment on function api.extend_job(uuid, uuid, bigint, integer) is
   'Atomically adds p_add_amount to a pending, unexpired job''s hold (INSUFFICIENT_CREDITS, nothing changed, if available is short) and/or p_add_ttl_seconds to its expiry (job lifetime <= 24 h). An expired job cannot be revived (JOB_EXPIRED).';
 
 -- commit_job / cancel_job ----------------------------------------------------------------------
+-- commit_job is a hot path (the benchmark's "commit"): one statement locks the account (and
+-- probes for expired holds), ONE guarded UPDATE settles the job (it only matches a pending,
+-- unexpired job of this account whose hold covers the amount; its trigger releases the hold),
+-- and one ledger insert debits. Only when the UPDATE matches nothing do we look at the job to
+-- say why, in the documented order.
 create function api.commit_job(p_account uuid, p_job_id uuid, p_amount bigint default null)
 returns table (
   job_id uuid, status text, amount bigint, spent bigint, debited bigint, released bigint,
@@ -271,27 +314,64 @@ set search_path = ''
 as $$
 #variable_conflict use_column
 declare
+  v_balance bigint;
+  v_held bigint;
+  v_expired boolean;
   v_job credits.jobs;
   v_actual bigint;
 begin
-  perform credits.require(p_amount is null or p_amount >= 0, 'amount must be >= 0');
-  perform credits.lock_account(p_account);
-  v_job := credits.lock_job(p_account, p_job_id);
-  perform credits.assert_job_pending(v_job);
-
-  v_actual := coalesce(p_amount, v_job.amount);
-  if v_actual > v_job.amount then
-    raise exception using errcode = 'P0001', message = 'INSUFFICIENT_CREDITS',
-      detail = format('the job holds %s, commit asked for %s; extend it first', v_job.amount, v_actual);
+  if p_amount < 0 then
+    raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED', detail = 'amount must be >= 0';
   end if;
-  perform credits.require(v_actual >= v_job.spent,
-    format('commit amount %s is below the %s already spent on this job', v_actual, v_job.spent));
 
-  v_job := credits.settle_job(p_job_id, 'committed', v_actual);
-  return query
-    select v_job.id, v_job.status, v_job.amount, v_job.spent, v_job.debited, v_job.amount - v_job.debited,
-           a.balance, a.held, a.balance - a.held
-      from credits.accounts a where a.id = p_account;
+  -- credits.lock_account, inlined (see there for the expired-hold probe).
+  select a.balance, a.held,
+         a.held > 0 and exists (
+           select 1 from credits.jobs j
+            where j.account_id = a.id and j.status = 'pending' and j.expires_at <= now())
+    into v_balance, v_held, v_expired
+    from credits.accounts a where a.id = p_account
+     for no key update;
+  if not found then
+    raise exception using errcode = 'P0001', message = 'NOT_FOUND', detail = 'ACCOUNT_NOT_FOUND';
+  end if;
+  if v_expired then
+    perform credits.settle_expired_jobs(p_account);
+    select a.balance, a.held into v_balance, v_held from credits.accounts a where a.id = p_account;
+  end if;
+
+  -- Settle: lock (row lock of the UPDATE) + checks + state change in one statement.
+  update credits.jobs j
+     set status = 'committed', debited = coalesce(p_amount, j.amount), settled_at = now()
+   where j.id = p_job_id and j.account_id = p_account
+     and j.status = 'pending' and j.expires_at > now()
+     and coalesce(p_amount, j.amount) between j.spent and j.amount
+  returning j.id, j.amount, j.spent, j.debited into job_id, amount, spent, debited;
+  if not found then
+    v_job := credits.lock_job(p_account, p_job_id);          -- JOB_NOT_FOUND
+    perform credits.assert_job_pending(v_job);               -- JOB_EXPIRED | JOB_NOT_PENDING
+    v_actual := coalesce(p_amount, v_job.amount);
+    if v_actual > v_job.amount then
+      raise exception using errcode = 'P0001', message = 'INSUFFICIENT_CREDITS',
+        detail = format('the job holds %s, commit asked for %s; extend it first', v_job.amount, v_actual);
+    end if;
+    perform credits.require(v_actual >= v_job.spent,
+      format('commit amount %s is below the %s already spent on this job', v_actual, v_job.spent));
+    raise exception using errcode = 'P0001', message = 'JOB_NOT_PENDING', detail = 'the job was settled concurrently';
+  end if;
+
+  if debited > 0 then
+    insert into credits.ledger (account_id, kind, cause_type, cause_key, delta)
+    values (p_account, 'job_debit', 'job', p_job_id::text, -debited)
+    returning balance_after into v_balance;
+  end if;
+
+  status := 'committed';
+  released := amount - debited;
+  balance := v_balance;
+  held := v_held - amount;     -- the jobs trigger released exactly this hold, under our lock
+  available := v_balance - v_held + amount;
+  return next;
 end
 $$;
 comment on function api.commit_job(uuid, uuid, bigint) is

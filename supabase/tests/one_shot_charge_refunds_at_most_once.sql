@@ -3,7 +3,7 @@
 begin;
 set local client_min_messages = warning;
 create extension if not exists pgtap;
-select plan(18);
+select plan(21);
 
 select api.ensure_account('aa000000-0000-0000-0000-000000000001', 10);
 
@@ -15,7 +15,7 @@ select throws_ok($$select api.charge('aa000000-0000-0000-0000-000000000001', 5, 
   'P0001', 'IDEMPOTENCY_KEY_REUSED', 'the same reference with another amount is refused');
 select throws_ok($$select api.charge('aa000000-0000-0000-0000-000000000001', 7, 'img-2')$$,
   'P0001', 'INSUFFICIENT_CREDITS', 'a charge above available is refused');
-select is((select count(*) from credits.charges where reference = 'img-2'), 0::bigint, 'and leaves nothing behind');
+select is((select count(*) from credits.ledger where cause_key = 'img-2'), 0::bigint, 'and leaves nothing behind');
 select throws_ok($$select api.charge('aa000000-0000-0000-0000-000000000001', 0, 'img-3')$$,
   'P0001', 'VALIDATION_FAILED', 'a charge of 0 is invalid');
 select throws_ok($$select api.charge('aa000000-0000-0000-0000-000000000001', 1, '')$$,
@@ -32,8 +32,8 @@ select throws_ok($$select api.refund('aa000000-0000-0000-0000-000000000001', 'im
 select throws_ok($$insert into credits.ledger (account_id, kind, cause_type, cause_key, delta)
                    values ('aa000000-0000-0000-0000-000000000001', 'refund', 'charge', 'img-1', 4)$$,
   '23505', null, 'even the owner cannot write a second refund row for the charge');
-select throws_ok($$delete from credits.charges where reference = 'img-1'$$,
-  'P0001', 'LEDGER_IS_APPEND_ONLY', 'charges cannot be deleted to reuse their reference');
+select throws_ok($$delete from credits.ledger where cause_key = 'img-1'$$,
+  'P0001', 'LEDGER_IS_APPEND_ONLY', 'charge rows cannot be deleted to reuse their reference');
 
 -- partial refund, then nothing more
 select api.charge('aa000000-0000-0000-0000-000000000001', 3, 'img-4');
@@ -43,8 +43,17 @@ select results_eq($$select refunded, balance, applied from api.refund('aa000000-
   $$values (1::bigint, 8::bigint, false)$$, 'is the only refund of that charge');
 select results_eq($$select kind, delta from credits.ledger where cause_key = 'img-4' order by id$$,
   $$values ('charge'::text, -3::bigint), ('refund'::text, 1::bigint)$$, 'one charge row and one refund row');
-select throws_ok($$update credits.charges set refunded = 3 where reference = 'img-4'$$,
-  'P0001', 'CHARGE_STATE_INVALID', 'even the owner cannot change a refunded charge');
+select throws_ok($$update credits.ledger set delta = 3 where cause_key = 'img-4' and kind = 'refund'$$,
+  'P0001', 'LEDGER_IS_APPEND_ONLY', 'even the owner cannot change a refund');
+select api.charge('aa000000-0000-0000-0000-000000000001', 2, 'img-5');
+select throws_ok($$insert into credits.ledger (account_id, kind, cause_type, cause_key, delta)
+                   values ('aa000000-0000-0000-0000-000000000001', 'refund', 'charge', 'img-5', 3)$$,
+  'P0001', 'REFUND_EXCEEDS_CHARGE', 'even the owner cannot refund more than was charged');
+select throws_ok($$insert into credits.ledger (account_id, kind, cause_type, cause_key, delta)
+                   values ('aa000000-0000-0000-0000-000000000001', 'refund', 'charge', 'img-404', 1)$$,
+  'P0001', 'REFUND_EXCEEDS_CHARGE', 'even the owner cannot refund a charge that does not exist');
+select results_eq($$select amount, refunded, status, applied from api.charge('aa000000-0000-0000-0000-000000000001', 3, 'img-4')$$,
+  $$values (3::bigint, 1::bigint, 'refunded'::text, false)$$, 'replaying a refunded charge reports the refund and changes nothing');
 select is((select count(*) from ops.verify_ledger_chains() where not ok), 0::bigint, 'all chains and cached totals verify');
 
 select * from finish();

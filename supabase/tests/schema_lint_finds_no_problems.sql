@@ -35,11 +35,11 @@ select results_eq($$select problem from ops.lint() where object = 'api.lint_prob
   'an api function executable by PUBLIC is reported (for every client role)');
 revoke execute on function api.lint_probe() from public;
 
-grant select on credits.charges to tollgate_api;
+grant select on credits.job_spends to tollgate_api;
 select results_eq($$select check_name, object, problem from ops.lint()$$,
-  $$values ('function_role_table_privilege'::text, 'credits.charges'::text, 'tollgate_api holds SELECT'::text)$$,
+  $$values ('function_role_table_privilege'::text, 'credits.job_spends'::text, 'tollgate_api holds SELECT'::text)$$,
   'a table privilege held by tollgate_api is reported');
-revoke select on credits.charges from tollgate_api;
+revoke select on credits.job_spends from tollgate_api;
 
 grant insert on credits.ledger to authenticated;
 select results_eq($$select check_name, object, problem from ops.lint()$$,

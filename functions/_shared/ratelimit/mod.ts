@@ -4,3 +4,5 @@ export * from "./headers.ts";
 export * from "./client_ip.ts";
 export * from "./take.ts";
 export * from "./middleware.ts";
+export * from "./errors.ts";
+export * from "./unauthenticated.ts";

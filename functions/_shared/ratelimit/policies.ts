@@ -6,7 +6,10 @@
  * given quota and window on every call, so a changed env takes effect on the next request.
  */
 
-/** What a policy counts by. IPs and device ids are HMAC'd before they become keys. */
+/**
+ * What a policy counts by. IPs are HMAC'd (IP_HASH_SECRET) before they become keys; device ids
+ * are the client's validated X-Device-Id (an app-chosen opaque id, not personal data).
+ */
 export type RateLimitKeyKind = "account" | "device" | "ip";
 
 export type RateLimitPolicyName =
@@ -91,11 +94,42 @@ export function parseEnabled(value: string | undefined): boolean {
   const normalized = value.trim().toLowerCase();
   if (["true", "1", "yes", "on"].includes(normalized)) return true;
   if (["false", "0", "no", "off"].includes(normalized)) return false;
-  throw new Error(`ENABLE_RATE_LIMITING must be true or false, got "${value}"`);
+  // The value is not echoed: configuration errors are logged, and env values may be secrets.
+  throw new Error("ENABLE_RATE_LIMITING must be true or false");
 }
 
-/** The effective policies for an environment. Pure: pass `Deno.env.toObject()` or a test map. */
-export function resolvePolicies(env: Record<string, string | undefined>): RateLimitConfig {
+export const RATE_LIMIT_ENV_PREFIX = "RATE_LIMIT_";
+
+/** The environment variables that override a policy (RATE_LIMIT_PROMO covers two policies). */
+export const RATE_LIMIT_ENV_VARS: readonly string[] = [
+  ...new Set(Object.values(DEFAULT_POLICIES).map((p) => p.envVar)),
+];
+
+/** One problem with the rate-limit environment: the variable's name and what is wrong. */
+export interface RateLimitEnvProblem {
+  readonly name: string;
+  readonly message: string;
+}
+
+/**
+ * The single parser of `RATE_LIMIT_*` and `ENABLE_RATE_LIMITING` (config.ts delegates here).
+ * Collects every problem instead of stopping at the first: a malformed value, or a
+ * `RATE_LIMIT_<X>` that names no policy (a typo such as RATE_LIMIT_CAHT must not be ignored).
+ * Messages never contain the value.
+ */
+export function checkRateLimitEnv(
+  env: Record<string, string | undefined>,
+): { config: RateLimitConfig | null; problems: RateLimitEnvProblem[] } {
+  const problems: RateLimitEnvProblem[] = [];
+  const known = new Set(RATE_LIMIT_ENV_VARS);
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(RATE_LIMIT_ENV_PREFIX) || known.has(name)) continue;
+    if (value === undefined || value.trim() === "") continue;
+    problems.push({
+      name,
+      message: `is not a rate-limit policy (known: ${RATE_LIMIT_ENV_VARS.join(", ")})`,
+    });
+  }
   const policies = {} as Record<RateLimitPolicyName, RateLimitPolicy>;
   for (const base of Object.values(DEFAULT_POLICIES)) {
     const override = env[base.envVar];
@@ -103,13 +137,38 @@ export function resolvePolicies(env: Record<string, string | undefined>): RateLi
       policies[base.name] = base;
       continue;
     }
-    const { quota, windowSeconds } = parseQuotaWindow(base.envVar, override);
-    policies[base.name] = policy(base.name, quota, windowSeconds, base.keyKind, base.envVar);
+    try {
+      const { quota, windowSeconds } = parseQuotaWindow(base.envVar, override);
+      policies[base.name] = policy(base.name, quota, windowSeconds, base.keyKind, base.envVar);
+    } catch (err) {
+      const message = (err as Error).message.replace(new RegExp(`^${base.envVar}:? ?`), "");
+      if (!problems.some((p) => p.name === base.envVar)) {
+        problems.push({ name: base.envVar, message });
+      }
+    }
   }
-  return Object.freeze({
-    enabled: parseEnabled(env.ENABLE_RATE_LIMITING),
-    policies: Object.freeze(policies),
-  });
+  let enabled = true;
+  try {
+    enabled = parseEnabled(env.ENABLE_RATE_LIMITING);
+  } catch {
+    problems.push({ name: "ENABLE_RATE_LIMITING", message: "must be true or false" });
+  }
+  if (problems.length > 0) return { config: null, problems };
+  return {
+    config: Object.freeze({ enabled, policies: Object.freeze(policies) }),
+    problems,
+  };
+}
+
+/**
+ * The effective policies for an environment. Pure: pass `Deno.env.toObject()` or a test map.
+ * Throws on the first problem (see checkRateLimitEnv); functions read `config.RATE_LIMITING`,
+ * which config.ts builds with this same parser.
+ */
+export function resolvePolicies(env: Record<string, string | undefined>): RateLimitConfig {
+  const { config, problems } = checkRateLimitEnv(env);
+  if (!config) throw new Error(`${problems[0].name} ${problems[0].message}`);
+  return config;
 }
 
 /** The state key for a subject: "account:<uuid>", "device:<hmac>", "ip:<hmac>". */

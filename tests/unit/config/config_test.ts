@@ -79,11 +79,17 @@ Deno.test("CORS_ORIGINS is a comma-separated list of exact origins", () => {
 });
 
 Deno.test("RATE_LIMIT_<POLICY> becomes a record of overrides", () => {
-  const c = parseConfig({ ...BASE, RATE_LIMIT_CHAT: "60/60", RATE_LIMIT_PROMO_REDEEM: "3/3600" });
+  const c = parseConfig({ ...BASE, RATE_LIMIT_CHAT: "60/60", RATE_LIMIT_PROMO: "3/3600" });
   assert.deepEqual(c.RATE_LIMITS, {
     chat: { limit: 60, windowSeconds: 60 },
-    promo_redeem: { limit: 3, windowSeconds: 3600 },
+    promo: { limit: 3, windowSeconds: 3600 },
   });
+  // One parser (ratelimit/policies.ts): the effective policies, and unknown names refused.
+  assert.equal(c.RATE_LIMITING.policies["promo.device"].windowSeconds, 3600);
+  assert.deepEqual(
+    configError(() => parseConfig({ ...BASE, RATE_LIMIT_CAHT: "60/60" })).variables,
+    ["RATE_LIMIT_CAHT"],
+  );
   for (const bad of ["60", "0/60", "60/0", "a/b", "60/60/60"]) {
     const err = configError(() => parseConfig({ ...BASE, RATE_LIMIT_CHAT: bad }));
     assert.deepEqual(err.variables, ["RATE_LIMIT_CHAT"]);

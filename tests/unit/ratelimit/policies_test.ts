@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  checkRateLimitEnv,
   DEFAULT_POLICIES,
   parseEnabled,
   parseQuotaWindow,
@@ -75,4 +76,25 @@ Deno.test("resolvePolicies does not mutate the defaults", () => {
 Deno.test("rateLimitKey prefixes the key kind and refuses an empty subject", () => {
   assert.equal(rateLimitKey("account", "0b5c"), "account:0b5c");
   assert.throws(() => rateLimitKey("ip", ""));
+});
+
+Deno.test("checkRateLimitEnv collects every problem, refuses unknown names, never echoes values", () => {
+  const { config, problems } = checkRateLimitEnv({
+    RATE_LIMIT_CAHT: "60/60",
+    RATE_LIMIT_CHAT: "sixty-secret-value",
+    RATE_LIMIT_ADMIN: "5/60",
+    ENABLE_RATE_LIMITING: "maybe-secret-value",
+  });
+  assert.equal(config, null);
+  assert.deepEqual(problems.map((p) => p.name).sort(), [
+    "ENABLE_RATE_LIMITING",
+    "RATE_LIMIT_CAHT",
+    "RATE_LIMIT_CHAT",
+  ]);
+  for (const p of problems) assert.ok(!p.message.includes("secret-value"), p.message);
+  assert.throws(() => resolvePolicies({ RATE_LIMIT_CAHT: "60/60" }), /RATE_LIMIT_CAHT/);
+  assert.equal(
+    checkRateLimitEnv({ RATE_LIMIT_PROMO: "4/60" }).config?.policies["promo.account"].quota,
+    4,
+  );
 });

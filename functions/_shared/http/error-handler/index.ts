@@ -3,7 +3,8 @@
  * - `onError`: ApiError → its code; database errors → mapDbError (the one SQL→HTTP table);
  *   framework HTTPExceptions → the code for their status; anything else → 500 INTERNAL with a
  *   generic message. Every 5xx is logged with its (redacted) stack and cause; the client never
- *   sees internals.
+ *   sees internals. Unexpected errors (500 INTERNAL) also go to ops.error_log, written after
+ *   the response (../../errorlog).
  * - `notFound`: a known path with another method → 405 METHOD_NOT_ALLOWED with `Allow`
  *   (OPTIONS on a known path → 204 with `Allow`); otherwise 404 NOT_FOUND.
  */
@@ -11,6 +12,7 @@ import type { Context, ErrorHandler, Hono, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { PatternRouter } from "hono/router/pattern-router";
 import { mapDbError } from "../../db/errors.ts";
+import { recordServerError } from "../../errorlog/index.ts";
 import { createLogger } from "../../log/logger.ts";
 import { ApiError, apiErrorResponse, codeForStatus } from "../errors.ts";
 import type { AppEnv } from "../types.ts";
@@ -35,6 +37,7 @@ function requestIdOf(c: Context<AppEnv>): string {
 export function errorHandler(): ErrorHandler<AppEnv> {
   return (err, c) => {
     const apiError = toApiError(err);
+    const requestId = requestIdOf(c);
     c.set("errorCode", apiError.code);
     if (apiError.status >= 500) {
       const log = c.get("log") ?? fallbackLog;
@@ -45,8 +48,18 @@ export function errorHandler(): ErrorHandler<AppEnv> {
         path: c.req.path,
         error: apiError.cause ?? (apiError === err ? undefined : err),
       });
+      if (apiError.code === "INTERNAL") {
+        recordServerError({
+          config: c.get("config"),
+          log,
+          error: apiError.cause ?? err,
+          functionName: c.get("functionName"),
+          requestId,
+          context: { method: c.req.method, path: c.req.path, errorCode: apiError.code },
+        });
+      }
     }
-    return apiErrorResponse(apiError, requestIdOf(c));
+    return apiErrorResponse(apiError, requestId);
   };
 }
 
