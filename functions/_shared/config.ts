@@ -117,6 +117,7 @@ const schema = z.object({
   ADMIN_SECRET: optionalString,
   ADMIN_SECRET_NEXT: optionalString,
   IP_HASH_SECRET: optionalString,
+  JOB_TOKEN_SECRET: optionalString,
   REVIEW_CODE: optionalString,
   REVIEW_GRANT_AMOUNT: positiveInt(20),
   ENABLE_RATE_LIMITING: booleanFlag(true),
@@ -216,7 +217,13 @@ function productionProblems(c: Config, raw: Record<string, string>): Problem[] {
     p.push({ name: "IP_HASH_SECRET", message: "is required in production" });
   }
   for (
-    const name of ["ADMIN_SECRET", "ADMIN_SECRET_NEXT", "IP_HASH_SECRET", "ALERT_SIGNING_SECRET"]
+    const name of [
+      "ADMIN_SECRET",
+      "ADMIN_SECRET_NEXT",
+      "IP_HASH_SECRET",
+      "JOB_TOKEN_SECRET",
+      "ALERT_SIGNING_SECRET",
+    ]
   ) {
     const v = raw[name];
     if (v === DEV_IP_HASH_SECRET) {

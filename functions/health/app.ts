@@ -4,8 +4,11 @@
  *   GET /health?deep=1   → 200 { ok, ts, version, db: { roundTripMs, time, migrationVersion } }
  *                          or 503 SERVICE_UNAVAILABLE when the database does not answer in time.
  * The database is reached only through api.health() (tollgate_api has no table privileges).
+ * Deep checks are unauthenticated work on the database, so they take a token from the per-IP
+ * "unauthenticated" limit (100/min); the shallow liveness answer touches nothing and stays
+ * free, so an uptime probe keeps working while the database is down.
  */
-import type { Hono } from "hono";
+import type { Context, Hono, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { type Config, getConfig } from "../_shared/config.ts";
 import { getSql, type Sql } from "../_shared/db/client.ts";
@@ -14,6 +17,7 @@ import { ApiError } from "../_shared/http/errors.ts";
 import type { AppEnv } from "../_shared/http/types.ts";
 import type { Logger } from "../_shared/log/logger.ts";
 import { validate } from "../_shared/http/validate/index.ts";
+import { unauthenticatedRateLimit } from "../_shared/ratelimit/unauthenticated.ts";
 
 export interface HealthAppOptions {
   config?: Config;
@@ -35,11 +39,15 @@ export function createApp(options: HealthAppOptions = {}): Hono<AppEnv> {
   const config = options.config ?? getConfig();
   const app = createBaseApp("health", { config, logger: options.logger });
   const timeoutMs = options.deepTimeoutMs ?? 3000;
+  const sql = () => options.sql ?? getSql(config);
+  const deepLimit = unauthenticatedRateLimit(config, { sql });
 
-  app.get("/", validate("query", query), async (c) => {
-    const deep = ["1", "true"].includes(c.req.valid("query").deep ?? "");
+  const isDeep = (c: Context) => ["1", "true"].includes(c.req.query("deep") ?? "");
+  const limitDeepChecks: MiddlewareHandler = (c, next) => isDeep(c) ? deepLimit(c, next) : next();
+
+  app.get("/", validate("query", query), limitDeepChecks, async (c) => {
     const body = { ok: true, ts: Date.now(), version: config.TOLLGATE_VERSION };
-    if (!deep) return c.json(body);
+    if (!isDeep(c)) return c.json(body);
     const db = await checkDatabase(options.sql ?? getSql(config), timeoutMs);
     return c.json({ ...body, db });
   });

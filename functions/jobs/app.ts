@@ -18,6 +18,7 @@ import { type JobsDeps, jobsStartPolicy } from "./deps.ts";
 import { registerRead } from "./routes/read.ts";
 import { registerSettle } from "./routes/settle.ts";
 import { registerStart } from "./routes/start.ts";
+import { authFailureGuard } from "../_shared/ratelimit/unauthenticated.ts";
 
 export interface JobsAppOptions {
   config?: Config;
@@ -35,6 +36,8 @@ export function createApp(options: JobsAppOptions = {}): Hono<AppEnv> {
     startPolicy: jobsStartPolicy(config),
   };
   const authed = app as unknown as Hono<AuthEnv>;
+  // 401s pay for the per-IP "unauthenticated" limit and are audited; successes cost nothing.
+  app.use("*", authFailureGuard({ sql: deps.sql }));
   authed.use("*", auth());
   registerStart(authed, deps);
   registerRead(authed, deps);

@@ -20,9 +20,10 @@ export interface StackPorts {
 export const DEV_PORTS: StackPorts = { gateway: 54321, db: 54322, fakeUpstream: 54323 };
 /**
  * `deno task test` builds its own throwaway stack beside the dev one. TOLLGATE_TEST_SLOT=N
- * shifts its ports by 10·N so that several test runs can share one machine.
+ * shifts its ports by 10·N so that several test runs can share one machine. The ports sit
+ * below Linux's ephemeral range (32768+), so a client socket can never be holding one.
  */
 export function testPorts(slot: number): StackPorts {
-  const base = 54331 + 10 * slot;
+  const base = 24331 + 10 * slot;
   return { gateway: base, db: base + 1, fakeUpstream: base + 2 };
 }

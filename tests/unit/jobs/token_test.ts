@@ -47,6 +47,11 @@ Deno.test("jobTokenSecret: derived from IP_HASH_SECRET, never equal to it", () =
   assert.notEqual(jobTokenSecret({ IP_HASH_SECRET: "abd" }), s);
 });
 
+Deno.test("jobTokenSecret: JOB_TOKEN_SECRET, when set, is used as it is", () => {
+  const dedicated = "a-dedicated-job-token-secret-of-32+chars";
+  assert.equal(jobTokenSecret({ IP_HASH_SECRET: "abc", JOB_TOKEN_SECRET: dedicated }), dedicated);
+});
+
 Deno.test("base64url round-trips every byte; malformed tokens are refused", async () => {
   const all = Uint8Array.from({ length: 256 }, (_, i) => i);
   assert.deepEqual(fromBase64Url(toBase64Url(all)), all);
