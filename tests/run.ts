@@ -91,7 +91,8 @@ async function main(): Promise<number> {
     }
 
     // The functions run with a development config against the fresh database.
-    const { env } = stackEnv(cluster, ports, {});
+    // Request logs would drown the test report; LOG_LEVEL=info brings them back.
+    const { env } = stackEnv(cluster, ports, { LOG_LEVEL: Deno.env.get("LOG_LEVEL") ?? "warn" });
     services = await startServices(ports, env, { fakeUpstream: true });
     const testEnv: Record<string, string> = {
       ...Deno.env.toObject(),

@@ -21,6 +21,7 @@ import { registerImages } from "./routes/images.ts";
 import { registerModels } from "./routes/models.ts";
 import { registerSpeech } from "./routes/speech.ts";
 import { cachingVerifier } from "./token_cache.ts";
+import { authFailureGuard } from "../_shared/ratelimit/unauthenticated.ts";
 
 export interface AiAppOptions {
   config?: Config;
@@ -42,6 +43,8 @@ export function createApp(options: AiAppOptions = {}): Hono<AppEnv> {
     settings: aiSettings(config),
   };
   const authed = app as unknown as Hono<AuthEnv>;
+  // 401s (bad JWT, bad job token) pay for the per-IP "unauthenticated" limit and are audited.
+  app.use("*", authFailureGuard({ sql: deps.sql }));
   // Verified tokens are cached for a minute: see token_cache.ts.
   authed.use("*", auth({ verifier: cachingVerifier(verifierFor(config)) }));
   registerChat(authed, deps);

@@ -1,11 +1,13 @@
 /**
  * The two SQL round trips of a paid AI call: api.ai_begin before the upstream, api.ai_settle
- * after it. Nothing else in the hot path touches the database.
+ * after it. Nothing else in the hot path touches the database. Both go out as statements with
+ * inlined, typed literals (sql_call.ts), so each is ONE network round trip.
  */
+import { mapDbError } from "../_shared/db/errors.ts";
 import type { Sql } from "../_shared/db/client.ts";
-import { guardError } from "../_shared/jobs/guard_errors.ts";
 import type { Logger } from "../_shared/log/logger.ts";
 import type { UnitPrices } from "./pricing.ts";
+import { callFunction } from "./sql_call.ts";
 
 export type AiKind = "chat" | "speech" | "images";
 
@@ -80,17 +82,28 @@ interface BeginRow {
 export async function beginCall(sql: Sql, r: BeginRequest): Promise<BeginResult> {
   let row: BeginRow;
   try {
-    [row] = await sql<BeginRow[]>`
-      select * from api.ai_begin(
-        ${r.account}::uuid, ${r.kind}::text, ${r.model}::text, ${r.streamed}::boolean,
-        ${r.inputUnits}::bigint, ${r.outputUnits}::bigint, ${r.voice ?? null}::text,
-        ${r.size ?? null}::text, ${r.quality ?? null}::text,
-        ${r.job?.jobId ?? null}::uuid, ${r.job?.tokenHash ?? null}::bytea, ${r.deviceId}::text,
-        ${r.rateLimit?.quota ?? null}::int, ${r.rateLimit?.windowSeconds ?? null}::int,
-        ${r.initialGrant}::int, ${r.idempotency?.key ?? null}::text,
-        ${r.idempotency?.requestHash ?? null}::text, ${r.requestId}::text)`;
+    [row] = await callFunction<BeginRow>(sql, "api.ai_begin", [
+      [r.account, "uuid"],
+      [r.kind, "text"],
+      [r.model, "text"],
+      [r.streamed, "boolean"],
+      [r.inputUnits, "bigint"],
+      [r.outputUnits, "bigint"],
+      [r.voice ?? null, "text"],
+      [r.size ?? null, "text"],
+      [r.quality ?? null, "text"],
+      [r.job?.jobId ?? null, "uuid"],
+      [r.job?.tokenHash ?? null, "bytea"],
+      [r.deviceId, "text"],
+      [r.rateLimit?.quota ?? null, "int"],
+      [r.rateLimit?.windowSeconds ?? null, "int"],
+      [r.initialGrant, "int"],
+      [r.idempotency?.key ?? null, "text"],
+      [r.idempotency?.requestHash ?? null, "text"],
+      [r.requestId, "text"],
+    ]);
   } catch (err) {
-    throw guardError(err) ?? err;
+    throw mapDbError(err) ?? err;
   }
   const rateLimit = row.rate_limit_remaining === null || row.rate_limit_reset_seconds === null
     ? null
@@ -171,14 +184,22 @@ export async function settleCall(
 ): Promise<SettleResult | null> {
   for (let attempt = 0;; attempt++) {
     try {
-      const [row] = await sql<SettleRow[]>`
-        select applied, status, reserved, charged, refunded from api.ai_settle(
-          ${s.account}::uuid, ${s.generationId}::uuid, ${s.status}::text, ${s.errorCode}::text,
-          ${s.inputUnits}::bigint, ${s.outputUnits}::bigint, ${s.usageSource}::text,
-          ${s.upstreamStatus}::int, ${s.attempts}::int, ${s.latencyMs}::int,
-          ${Math.round(s.durationMs)}::int, ${s.giveBackRateLimit}::boolean,
-          ${s.response?.status ?? null}::int,
-          ${s.response === null ? null : sql.json(s.response.body as never)}::jsonb)`;
+      const [row] = await callFunction<SettleRow>(sql, "api.ai_settle", [
+        [s.account, "uuid"],
+        [s.generationId, "uuid"],
+        [s.status, "text"],
+        [s.errorCode, "text"],
+        [s.inputUnits, "bigint"],
+        [s.outputUnits, "bigint"],
+        [s.usageSource, "text"],
+        [s.upstreamStatus, "int"],
+        [s.attempts, "int"],
+        [s.latencyMs, "int"],
+        [Math.round(s.durationMs), "int"],
+        [s.giveBackRateLimit, "boolean"],
+        [s.response?.status ?? null, "int"],
+        [s.response?.body ?? null, "jsonb"],
+      ], "applied, status, reserved, charged, refunded");
       return {
         applied: row.applied,
         status: row.status,

@@ -82,8 +82,11 @@ comment on column credits.ai_generations.request_id is 'X-Request-Id of the HTTP
 
 create index ai_generations_account_created_idx on credits.ai_generations (account_id, created_at desc);
 comment on index credits.ai_generations_account_created_idx is 'Per-account history and anomaly windows.';
-create index ai_generations_created_idx on credits.ai_generations (created_at);
-comment on index credits.ai_generations_created_idx is 'Stats and anomaly windows over all accounts (ops.generation_stats and friends).';
+-- BRIN, not btree: rows arrive in created_at order, and a BRIN index costs next to nothing per
+-- insert (no hot rightmost btree page shared by every concurrent call) while still serving
+-- time-window scans.
+create index ai_generations_created_idx on credits.ai_generations using brin (created_at) with (autosummarize = on);
+comment on index credits.ai_generations_created_idx is 'Stats and anomaly windows over all accounts (ops.generation_stats and friends); BRIN, cheap on the hot path.';
 create index ai_generations_running_idx on credits.ai_generations (created_at) where status = 'running';
 comment on index credits.ai_generations_running_idx is 'api.ai_settle_stale: finds calls that never settled.';
 

@@ -128,12 +128,27 @@ function postgresCpu(postmaster: number): Map<number, number> {
 interface CpuSnapshot {
   processes: Record<string, number>;
   postgres: Map<number, number>;
+  /** Machine-wide [busy, total] jiffies from /proc/stat. */
+  machine: [number, number];
+}
+
+function machineJiffies(): [number, number] {
+  const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = v[3] + (v[4] ?? 0); // idle + iowait
+  const total = v.reduce((a, b) => a + b, 0);
+  return [total - idle, total];
+}
+
+/** Share of all cores busy between two snapshots (everything on the machine). */
+function machineBusy(a: CpuSnapshot, b: CpuSnapshot): number {
+  return (b.machine[0] - a.machine[0]) / Math.max(1, b.machine[1] - a.machine[1]);
 }
 
 function snapshot(pids: Record<string, number>, postmaster: number): CpuSnapshot {
   const processes: Record<string, number> = {};
   for (const [name, pid] of Object.entries(pids)) processes[name] = cpuOf(pid);
-  return { processes, postgres: postgresCpu(postmaster) };
+  return { processes, postgres: postgresCpu(postmaster), machine: machineJiffies() };
 }
 
 /** CPU ms per request of each component between two snapshots. */
@@ -293,7 +308,8 @@ async function main(): Promise<void> {
     console.log("(a) bare pass-through proxy …");
     const cpuBare0 = snapshot(pids, postmaster);
     const bare = await load(workers.map((w) => w.bare), SECONDS);
-    const cpuBare = cpuPerRequest(cpuBare0, snapshot(pids, postmaster), bare.requests);
+    const cpuBare1 = snapshot(pids, postmaster);
+    const cpuBare = cpuPerRequest(cpuBare0, cpuBare1, bare.requests);
 
     const statements = () =>
       admin<{ query: string; calls: string }[]>`
@@ -305,7 +321,8 @@ async function main(): Promise<void> {
     console.log("(b) tollgate, paid by job …");
     const cpuToll0 = snapshot(pids, postmaster);
     const tollgate = await load(workers.map((w) => w.tollgate), SECONDS);
-    const cpuToll = cpuPerRequest(cpuToll0, snapshot(pids, postmaster), tollgate.requests);
+    const cpuToll1 = snapshot(pids, postmaster);
+    const cpuToll = cpuPerRequest(cpuToll0, cpuToll1, tollgate.requests);
     const after = callsOf(await statements());
     let roundTrips = 0;
     const perStatement: [string, number][] = [];
@@ -372,6 +389,13 @@ async function main(): Promise<void> {
       `  ${"total".padEnd(16)} bare ${total(cpuBare).toFixed(2).padStart(6)}   tollgate ${
         total(cpuToll).toFixed(2).padStart(6)
       }   (cores ${navigator.hardwareConcurrency})`,
+    );
+    console.log(
+      `  machine busy     bare ${
+        (100 * machineBusy(cpuBare0, cpuBare1)).toFixed(0).padStart(5)
+      }%   tollgate ${
+        (100 * machineBusy(cpuToll0, cpuToll1)).toFixed(0).padStart(5)
+      }%  (all processes, kernel included)`,
     );
     console.log("");
     console.log(`one client, ${quiet} s each (no queueing; context only):`);

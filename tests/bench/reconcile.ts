@@ -94,7 +94,10 @@ async function main() {
       incrementals.push((await sql<Report[]>`select * from ops.reconcile('incremental')`)[0]);
       console.log(
         `[bench] round ${round}: full ${Number(fulls.at(-1)!.duration_ms).toFixed(1)} ms, ` +
-          `incremental ${Number(incrementals.at(-1)!.duration_ms).toFixed(1)} ms`,
+          `incremental ${Number(incrementals.at(-1)!.duration_ms).toFixed(1)} ms ` +
+          `(${incrementals.at(-1)!.accounts_checked} accounts, ${
+            incrementals.at(-1)!.rows_checked
+          } rows)`,
       );
     }
     const best = (runs: Report[]) =>

@@ -33,6 +33,11 @@
  *   words joined by single spaces, so completion_tokens = ceil(text.length / 4) as well.
  */
 
+import { handleAppStoreRequest } from "./appstore.ts";
+
+/** Requests under this prefix are answered by the fake App Store Server API. */
+const APPSTORE_PREFIX = "/appstore";
+
 export interface FakeUpstreamOptions {
   /** 0 or omitted: a free port. */
   port?: number;
@@ -235,6 +240,10 @@ export function startFakeUpstream(options: FakeUpstreamOptions = {}): Promise<Fa
     const url = new URL(req.url);
     const route = `${req.method} ${url.pathname}`;
     if (url.pathname.startsWith("/__control")) return control(req, url.pathname);
+    // The local stack points APPSTORE_API_BASE_URL here, so admin's App Store ping works too.
+    if (url.pathname.startsWith(APPSTORE_PREFIX)) {
+      return handleAppStoreRequest(req, { pathPrefix: APPSTORE_PREFIX });
+    }
     if (req.method === "GET" && url.pathname.startsWith("/files/")) {
       return new Response(Uint8Array.from(atob(FAKE_PNG_BASE64), (c) => c.charCodeAt(0)), {
         headers: { "content-type": "image/png" },

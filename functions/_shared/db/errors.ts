@@ -6,6 +6,7 @@
  * carry a JSON object, which becomes the envelope's `details`; a numeric
  * `details.retryAfterSeconds` also sets the `Retry-After` header.
  *
+ * - MAINTENANCE / RATE_LIMITED from ops.require_flag / ops.rate_limit_require → guard_errors.ts
  * - a known <CODE> → ApiError(<CODE>, detail)
  * - connection failures (refused, timeout, closed, SQLSTATE 08xxx/57P0x/53300) → 503
  * - statement timeout / query cancelled (57014) → 504 TIMEOUT
@@ -13,6 +14,7 @@
  * - not a database error → null (the caller rethrows or handles it)
  */
 import { ApiError, type ErrorDetails, isErrorCode } from "../http/errors.ts";
+import { guardError } from "./guard_errors.ts";
 
 interface DbErrorShape {
   name?: string;
@@ -74,6 +76,9 @@ export function mapDbError(err: unknown): ApiError | null {
   }
   if (e.name !== "PostgresError") return null;
 
+  // Kill switches and rate limits from ops.* carry their retry data as JSON in `detail`.
+  const guard = e.detail?.trimStart().startsWith("{") ? guardError(err) : null;
+  if (guard) return guard;
   if (e.code === "P0001" && isErrorCode(e.message)) {
     const details = parseHint(e.hint);
     const headers: Record<string, string> = {};

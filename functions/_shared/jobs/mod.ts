@@ -29,4 +29,3 @@ export {
   requireJobCredentials,
 } from "./headers.ts";
 export { jobTokenSecret } from "./secret.ts";
-export { guardError } from "./guard_errors.ts";

@@ -11,11 +11,11 @@
  * (until the first job expires or is cancelled). The key is bound to method, path, body and
  * X-Device-Id.
  */
+import { mapDbError } from "../../_shared/db/errors.ts";
 import type { Hono } from "hono";
 import type { AuthEnv } from "../../_shared/auth/middleware/index.ts";
 import { hashRequest } from "../../_shared/idempotency/hash.ts";
 import { IDEMPOTENT_REPLAYED_HEADER, readIdempotencyKey } from "../../_shared/idempotency/key.ts";
-import { guardError } from "../../_shared/jobs/guard_errors.ts";
 import { jobTokenSecret } from "../../_shared/jobs/secret.ts";
 import { deriveJobToken, generateJobToken } from "../../_shared/jobs/token.ts";
 import { validate } from "../../_shared/http/validate/index.ts";
@@ -56,7 +56,7 @@ export function registerStart(app: Hono<AuthEnv>, deps: JobsDeps): void {
             ${body.amount}::bigint, ${ttl}::int, ${device}::text, ${token.hash}::bytea,
             ${key}::text, ${hash}::text)`;
     } catch (err) {
-      throw guardError(err) ?? err;
+      throw mapDbError(err) ?? err;
     }
 
     if (policy && row.rate_limit_remaining !== null && row.rate_limit_reset_seconds !== null) {

@@ -1,16 +1,11 @@
 /**
- * Hot-path guard errors raised inside composed api.* functions, turned into proper HTTP answers.
- *
- * ops.require_flag and ops.rate_limit_require put a JSON object into the error's `detail`
- * (mapDbError would show it as the message and set no Retry-After), so routes whose SQL calls
- * them translate the error first:
- *
- *   try { await sql`select * from api.jobs_start(...)` }
- *   catch (err) { throw guardError(err) ?? err }
+ * Hot-path guard errors raised inside composed api.* functions (ops.require_flag,
+ * ops.rate_limit_require). They carry a JSON object in the error's `detail`, which mapDbError
+ * hands to guardError so every route answers them the same way:
  *
  *   MAINTENANCE  → 503, Retry-After, details { flag, retryAfterSeconds }
  *   RATE_LIMITED → 429, Retry-After + RateLimit-Policy + RateLimit, details { policy, retryAfterSeconds }
- * Anything else → null (rethrow it; the error handler maps it with mapDbError).
+ * Anything else → null.
  */
 import { parseMaintenanceDetail } from "../flags/flags.ts";
 import { ApiError } from "../http/errors.ts";

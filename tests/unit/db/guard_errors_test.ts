@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { guardError } from "../../../functions/_shared/jobs/mod.ts";
+import { guardError } from "../../../functions/_shared/db/guard_errors.ts";
+import { mapDbError } from "../../../functions/_shared/db/errors.ts";
 
 function pgError(message: string, detail?: string): Error {
   return Object.assign(new Error(message), { name: "PostgresError", code: "P0001", detail });
@@ -38,4 +39,16 @@ Deno.test("guardError: malformed details still give sane answers; other errors â
   assert.equal(guardError(pgError("JOB_NOT_FOUND", "no such job")), null);
   assert.equal(guardError(new Error("MAINTENANCE")), null, "not a database error");
   assert.equal(guardError("MAINTENANCE"), null);
+});
+
+Deno.test("mapDbError answers kill switches and rate limits with their retry data", () => {
+  const maintenance = mapDbError(pgError("MAINTENANCE", '{"flag":"ai.chat","retry_after":30}'));
+  assert.equal(maintenance?.status, 503);
+  assert.equal(maintenance?.headers["Retry-After"], "30");
+  assert.equal(maintenance?.details?.flag, "ai.chat");
+  const detail = '{"policy":"chat","quota":60,"window":60,"remaining":0,"reset":12,"retry_after":2}';
+  const limited = mapDbError(pgError("RATE_LIMITED", detail));
+  assert.equal(limited?.status, 429);
+  assert.equal(limited?.headers["Retry-After"], "2");
+  assert.match(limited?.headers["RateLimit-Policy"] ?? "", /"chat";q=60;w=60/);
 });
