@@ -8,6 +8,7 @@
  *   deno run -A supabase/local/gateway.ts --port 54321
  */
 import { errorResponse } from "../../functions/_shared/http/errors.ts";
+import { dbErrorLogWriter, setErrorLogWriter } from "../../functions/_shared/errorlog/index.ts";
 import { jwks, loadSigningKey } from "./keys.ts";
 import { configuredFunctions } from "./functions.ts";
 
@@ -60,6 +61,8 @@ export async function createGateway(): Promise<GatewayHandler> {
 if (import.meta.main) {
   const portFlag = Deno.args.indexOf("--port");
   const port = portFlag >= 0 ? Number(Deno.args[portFlag + 1]) : 54321;
+  // As on Supabase, 500s go to ops.error_log after the response.
+  setErrorLogWriter(dbErrorLogWriter);
   const handler = await createGateway();
   Deno.serve({ hostname: "127.0.0.1", port, onListen: () => console.log(`[gateway] listening on ${port}`) }, handler);
 }

@@ -444,6 +444,4 @@ grant execute on function
   api.commit_job(uuid, uuid, bigint), api.cancel_job(uuid, uuid), api.expire_jobs(integer)
 to tollgate_api;
 
--- pg_cron: re-runnable (drop the job by name first, then schedule it).
-select cron.unschedule(jobid) from cron.job where jobname = 'tollgate-expire-holds';
-select cron.schedule('tollgate-expire-holds', '* * * * *', 'select api.expire_jobs()');
+-- Scheduled every minute as 'tollgate-expire-holds' (20261124000590_cron_schedules.sql).

@@ -121,5 +121,4 @@ grant execute on function
   api.idempotency_abandon(uuid, text), api.purge_idempotency_keys()
 to tollgate_api;
 
-select cron.unschedule(jobid) from cron.job where jobname = 'tollgate-purge-idempotency-keys';
-select cron.schedule('tollgate-purge-idempotency-keys', '17 * * * *', 'select api.purge_idempotency_keys()');
+-- Scheduled hourly as 'tollgate-purge-idempotency-keys' (20261124000590_cron_schedules.sql).

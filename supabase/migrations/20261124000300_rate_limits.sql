@@ -267,6 +267,4 @@ revoke all on function api.rate_limit_refund(text, text, integer) from public, a
 grant execute on function api.rate_limit_take(text, text, integer, integer, integer) to tollgate_api;
 grant execute on function api.rate_limit_refund(text, text, integer) to tollgate_api;
 
--- Hourly purge. cron.schedule with a job name replaces an existing job of that name (re-runnable).
--- The ops engineer may later move every schedule into one migration; the name stays the same.
-select cron.schedule('tollgate-purge-rate-limits', '7 * * * *', 'select ops.rate_limit_purge()');
+-- Purged hourly as 'tollgate-purge-rate-limits' (20261124000590_cron_schedules.sql).

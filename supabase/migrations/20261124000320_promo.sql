@@ -572,4 +572,4 @@ grant execute on function
   api.promo_campaign_create(text, bytea, bigint, integer, timestamptz, timestamptz, boolean, text)
 to tollgate_api;
 
-select cron.schedule('tollgate-purge-promo-guard', '17 * * * *', 'select ops.promo_guard_purge()');
+-- Purged hourly as 'tollgate-purge-promo-guard' (20261124000590_cron_schedules.sql).

@@ -462,5 +462,4 @@ grant execute on function
   api.ai_settle_stale(integer)
 to tollgate_api;
 
-select cron.unschedule(jobid) from cron.job where jobname = 'tollgate-ai-settle-stale';
-select cron.schedule('tollgate-ai-settle-stale', '* * * * *', 'select api.ai_settle_stale(600)');
+-- Swept every minute as 'tollgate-ai-settle-stale' (20261124000590_cron_schedules.sql).
