@@ -9,7 +9,12 @@
  */
 import { LOCAL_DIR, PGTAP_DIR, ROOT, testPorts } from "../supabase/local/paths.ts";
 import { join } from "../supabase/local/path.ts";
-import { clusterAt, prepareDatabase, removeCluster, SUPERUSER } from "../supabase/local/postgres.ts";
+import {
+  clusterAt,
+  prepareDatabase,
+  removeCluster,
+  SUPERUSER,
+} from "../supabase/local/postgres.ts";
 import { stackEnv } from "../supabase/local/env.ts";
 import { startServices } from "../supabase/local/services.ts";
 
@@ -19,7 +24,10 @@ interface Tally {
 }
 
 /** Runs a command, echoing its output while keeping a copy to count results from. */
-async function runEchoed(cmd: string[], env: Record<string, string>): Promise<{ ok: boolean; out: string }> {
+async function runEchoed(
+  cmd: string[],
+  env: Record<string, string>,
+): Promise<{ ok: boolean; out: string }> {
   const child = new Deno.Command(cmd[0], {
     args: cmd.slice(1),
     cwd: ROOT,
@@ -36,7 +44,11 @@ async function runEchoed(cmd: string[], env: Record<string, string>): Promise<{ 
       await sink.write(chunk);
     }
   };
-  const [status] = await Promise.all([child.status, pump(child.stdout, Deno.stdout), pump(child.stderr, Deno.stderr)]);
+  const [status] = await Promise.all([
+    child.status,
+    pump(child.stdout, Deno.stdout),
+    pump(child.stderr, Deno.stderr),
+  ]);
   return { ok: status.success, out };
 }
 
@@ -48,9 +60,15 @@ async function pgtapFiles(): Promise<string[]> {
   return files.sort();
 }
 
+/** Runners colour their summaries; counting reads the plain text. */
+function stripAnsi(text: string): string {
+  // deno-lint-ignore no-control-regex -- ESC is exactly what an ANSI colour code starts with
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
 /** pg_prove --verbose prints each TAP line; count them, and a crashed file as one failure. */
 export function countTap(out: string, ok: boolean): Tally {
-  out = out.replace(/\x1b\[[0-9;]*m/g, "");
+  out = stripAnsi(out);
   const passed = out.match(/^\s*ok \d+/gm)?.length ?? 0;
   const failed = out.match(/^\s*not ok \d+/gm)?.length ?? 0;
   return { passed, failed: !ok && failed === 0 ? 1 : failed };
@@ -58,7 +76,7 @@ export function countTap(out: string, ok: boolean): Tally {
 
 /** Deno's summary: `ok | 12 passed (3 steps) | 0 failed (2s)`; no summary means it never ran. */
 export function countDeno(out: string, ok: boolean): Tally {
-  const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
+  const plain = stripAnsi(out);
   const m = [...plain.matchAll(/(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/g)].at(-1);
   if (!m) return { passed: 0, failed: 1 };
   const failed = Number(m[2]);
@@ -67,10 +85,14 @@ export function countDeno(out: string, ok: boolean): Tally {
 
 async function main(): Promise<number> {
   const slot = Number(Deno.env.get("TOLLGATE_TEST_SLOT") ?? "0");
-  if (!Number.isInteger(slot) || slot < 0 || slot > 50) throw new Error("TOLLGATE_TEST_SLOT must be 0..50");
+  if (!Number.isInteger(slot) || slot < 0 || slot > 50) {
+    throw new Error("TOLLGATE_TEST_SLOT must be 0..50");
+  }
   const ports = testPorts(slot);
   const cluster = clusterAt(join(LOCAL_DIR, `test-db-${slot}`), ports.db);
-  console.log(`[test] building a fresh database on 127.0.0.1:${cluster.port} from the migrations …`);
+  console.log(
+    `[test] building a fresh database on 127.0.0.1:${cluster.port} from the migrations …`,
+  );
   await prepareDatabase(cluster, { fresh: true });
 
   const tally: Tally = { passed: 0, failed: 0 };
@@ -82,7 +104,19 @@ async function main(): Promise<number> {
       console.log(`[test] pgTAP: ${files.length} files`);
       const pgEnv = { ...Deno.env.toObject(), PGPASSWORD: SUPERUSER.password };
       const prove = await runEchoed(
-        ["pg_prove", "--verbose", "-h", "127.0.0.1", "-p", String(cluster.port), "-U", SUPERUSER.user, "-d", "postgres", ...files],
+        [
+          "pg_prove",
+          "--verbose",
+          "-h",
+          "127.0.0.1",
+          "-p",
+          String(cluster.port),
+          "-U",
+          SUPERUSER.user,
+          "-d",
+          "postgres",
+          ...files,
+        ],
         pgEnv,
       );
       const t = countTap(prove.out, prove.ok);
@@ -105,7 +139,10 @@ async function main(): Promise<number> {
     console.log("[test] deno test");
     // Paths given on the command line narrow the run; otherwise every test under tests/.
     const targets = Deno.args.some((a) => !a.startsWith("-")) ? [] : ["tests/"];
-    const deno = await runEchoed([Deno.execPath(), "test", "-A", ...Deno.args, ...targets], testEnv);
+    const deno = await runEchoed(
+      [Deno.execPath(), "test", "-A", ...Deno.args, ...targets],
+      testEnv,
+    );
     const t = countDeno(deno.out, deno.ok);
     tally.passed += t.passed;
     tally.failed += t.failed;

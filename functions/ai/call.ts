@@ -19,7 +19,13 @@ import { readJobCredentials } from "../_shared/jobs/headers.ts";
 import { rateLimitHeaders } from "../_shared/ratelimit/headers.ts";
 import type { UpstreamError, UpstreamResult } from "../_shared/upstream/mod.ts";
 import type { AiDeps } from "./deps.ts";
-import { type AiKind, beginCall, type RateLimitState, settleCall } from "./ledger.ts";
+import {
+  type AiKind,
+  beginCall,
+  type RateLimitState,
+  settleCall,
+  type StartedCall,
+} from "./ledger.ts";
 import type { UnitPrices } from "./pricing.ts";
 
 export interface CallSpec {
@@ -85,14 +91,7 @@ export class PaidCall {
   constructor(
     c: Context<AuthEnv>,
     deps: AiDeps,
-    started: {
-      generationId: string;
-      reserved: number;
-      maxOutputUnits: number | null;
-      size: string | null;
-      quality: string | null;
-      prices: UnitPrices;
-    },
+    started: StartedCall,
     hasIdempotencyKey: boolean,
   ) {
     this.c = c;

@@ -32,18 +32,19 @@ export interface BeginRequest {
   requestId: string;
 }
 
+/** A call api.ai_begin let through: its generation, reservation and frozen prices. */
+export interface StartedCall {
+  generationId: string;
+  reserved: number;
+  /** chat: max tokens to send upstream; images: n. */
+  maxOutputUnits: number | null;
+  size: string | null;
+  quality: string | null;
+  prices: UnitPrices;
+}
+
 export type BeginResult =
-  | {
-    outcome: "started";
-    generationId: string;
-    reserved: number;
-    /** chat: max tokens to send upstream; images: n. */
-    maxOutputUnits: number | null;
-    size: string | null;
-    quality: string | null;
-    prices: UnitPrices;
-    rateLimit: RateLimitState | null;
-  }
+  | ({ outcome: "started"; rateLimit: RateLimitState | null } & StartedCall)
   | {
     outcome: "refused";
     generationId: string;

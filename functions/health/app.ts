@@ -12,6 +12,11 @@ import type { Context, Hono, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { type Config, getConfig } from "../_shared/config.ts";
 import { getSql, type Sql } from "../_shared/db/client.ts";
+import {
+  type DatabaseHealth,
+  HealthProbeTimeout,
+  probeDatabase,
+} from "../_shared/db/health_probe.ts";
 import { createBaseApp } from "../_shared/http/app.ts";
 import { ApiError } from "../_shared/http/errors.ts";
 import type { AppEnv } from "../_shared/http/types.ts";
@@ -30,10 +35,6 @@ export interface HealthAppOptions {
 }
 
 const query = z.object({ deep: z.enum(["0", "1", "true", "false"]).optional() });
-
-interface HealthRow {
-  health: { db_time: string; migration_version: string | null };
-}
 
 export function createApp(options: HealthAppOptions = {}): Hono<AppEnv> {
   const config = options.config ?? getConfig();
@@ -54,33 +55,16 @@ export function createApp(options: HealthAppOptions = {}): Hono<AppEnv> {
   return app;
 }
 
-async function checkDatabase(sql: Sql, timeoutMs: number) {
-  const started = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new ApiError("SERVICE_UNAVAILABLE", "The database did not answer in time")),
-      timeoutMs,
-    );
-  });
+async function checkDatabase(sql: Sql, timeoutMs: number): Promise<DatabaseHealth> {
   try {
-    const query = sql<HealthRow[]>`select api.health() as health`;
-    // A late failure after the timeout must not become an unhandled rejection.
-    query.catch(() => {});
-    const [row] = await Promise.race([query, timeout]);
-    return {
-      ok: true,
-      roundTripMs: Math.round((performance.now() - started) * 10) / 10,
-      time: row.health.db_time,
-      migrationVersion: row.health.migration_version,
-    };
+    return await probeDatabase(sql, timeoutMs);
   } catch (err) {
-    if (err instanceof ApiError) throw err;
+    if (err instanceof HealthProbeTimeout) {
+      throw new ApiError("SERVICE_UNAVAILABLE", "The database did not answer in time");
+    }
     // Any database failure means "not ready" for this endpoint; the cause is logged.
     throw new ApiError("SERVICE_UNAVAILABLE", "The database is unavailable", undefined, {
       cause: err,
     });
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -13,7 +13,10 @@ import { jwks, loadSigningKey } from "./keys.ts";
 import { configuredFunctions } from "./functions.ts";
 
 type FetchHandler = (request: Request) => Response | Promise<Response>;
-type GatewayHandler = (request: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+type GatewayHandler = (
+  request: Request,
+  info?: Deno.ServeHandlerInfo,
+) => Response | Promise<Response>;
 
 async function loadApps(): Promise<Map<string, FetchHandler>> {
   const apps = new Map<string, FetchHandler>();
@@ -54,7 +57,14 @@ export async function createGateway(): Promise<GatewayHandler> {
       const prior = headers.get("x-forwarded-for");
       headers.set("x-forwarded-for", prior ? `${prior}, ${remote}` : remote);
     }
-    return app(new Request(url, { method: request.method, headers, body: request.body, signal: request.signal }));
+    return app(
+      new Request(url, {
+        method: request.method,
+        headers,
+        body: request.body,
+        signal: request.signal,
+      }),
+    );
   };
 }
 
@@ -64,5 +74,9 @@ if (import.meta.main) {
   // As on Supabase, 500s go to ops.error_log after the response.
   setErrorLogWriter(dbErrorLogWriter);
   const handler = await createGateway();
-  Deno.serve({ hostname: "127.0.0.1", port, onListen: () => console.log(`[gateway] listening on ${port}`) }, handler);
+  Deno.serve({
+    hostname: "127.0.0.1",
+    port,
+    onListen: () => console.log(`[gateway] listening on ${port}`),
+  }, handler);
 }

@@ -99,7 +99,10 @@ export async function ensurePostgresInstalled(): Promise<void> {
   console.log(`[stack] installing ${APT_PACKAGES.join(", ")} with apt-get …`);
   // Debian would create and start a default cluster on 5432; we manage our own.
   await Deno.mkdir("/etc/postgresql-common", { recursive: true });
-  await Deno.writeTextFile("/etc/postgresql-common/createcluster.conf", "create_main_cluster = false\n");
+  await Deno.writeTextFile(
+    "/etc/postgresql-common/createcluster.conf",
+    "create_main_cluster = false\n",
+  );
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   await run(["apt-get", "update", "-qq"], { env });
   await run(["apt-get", "install", "-y", "-qq", ...APT_PACKAGES], { env });

@@ -16,7 +16,11 @@ function spawnDeno(script: string, args: string[], env: Record<string, string>):
   }).spawn();
 }
 
-async function waitForHttp(url: string, child: Deno.ChildProcess, timeoutMs = 60_000): Promise<void> {
+async function waitForHttp(
+  url: string,
+  child: Deno.ChildProcess,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   child.status.then(() => (exited = true));
@@ -49,7 +53,10 @@ export async function startServices(
   };
   try {
     if (opts.fakeUpstream) {
-      const fake = spawnDeno("tests/fakes/openai_upstream.ts", ["--port", String(ports.fakeUpstream)], env);
+      const fake = spawnDeno("tests/fakes/openai_upstream.ts", [
+        "--port",
+        String(ports.fakeUpstream),
+      ], env);
       children.push(fake);
       await waitForHttp(`http://127.0.0.1:${ports.fakeUpstream}/__control/stats`, fake);
     }

@@ -6,7 +6,7 @@
  *   --reset     rebuild the local database from the migrations first (`deno task db:reset`)
  *   --no-serve  prepare the database and exit
  */
-import { LOCAL_DIR, DEV_PORTS } from "./paths.ts";
+import { DEV_PORTS, LOCAL_DIR } from "./paths.ts";
 import { join } from "./path.ts";
 import {
   bootstrap,
@@ -35,7 +35,9 @@ function externalCluster(url: string): Cluster {
 }
 
 const external = Deno.env.get("DATABASE_URL");
-const cluster = external ? externalCluster(external) : clusterAt(join(LOCAL_DIR, "db"), DEV_PORTS.db);
+const cluster = external
+  ? externalCluster(external)
+  : clusterAt(join(LOCAL_DIR, "db"), DEV_PORTS.db);
 const wasRunning = !external && (await isRunning(cluster));
 
 if (external && reset) {
@@ -43,12 +45,16 @@ if (external && reset) {
   Deno.exit(2);
 }
 
-console.log(external ? "[stack] using DATABASE_URL" : `[stack] local Postgres on 127.0.0.1:${cluster.port}`);
+console.log(
+  external ? "[stack] using DATABASE_URL" : `[stack] local Postgres on 127.0.0.1:${cluster.port}`,
+);
 const { created, applied } = external
   ? await prepareExternal(cluster)
   : await prepareDatabase(cluster, { fresh: reset });
 console.log(created ? "[stack] created a new cluster" : "[stack] reused the existing cluster");
-console.log(applied ? `[stack] ${applied.split("\n").join("\n[stack] ")}` : "[stack] migrations up to date");
+console.log(
+  applied ? `[stack] ${applied.split("\n").join("\n[stack] ")}` : "[stack] migrations up to date",
+);
 
 if (!serve) {
   if (!wasRunning && !external) await stopCluster(cluster);
@@ -74,7 +80,9 @@ Deno.addSignalListener("SIGTERM", shutdown);
 
 /** An external database gets the bootstrap only if it is not a Supabase one already. */
 async function prepareExternal(c: Cluster): Promise<{ created: boolean; applied: string }> {
-  const hasAuth = await psql(c, { sql: "select count(*) from pg_namespace where nspname = 'auth'" });
+  const hasAuth = await psql(c, {
+    sql: "select count(*) from pg_namespace where nspname = 'auth'",
+  });
   if (hasAuth.trim() === "0") await bootstrap(c);
   return { created: false, applied: await pushMigrations(c) };
 }

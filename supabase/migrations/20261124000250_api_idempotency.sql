@@ -16,6 +16,47 @@
 -- so a re-run cannot double-charge.
 -- =============================================================================
 
+-- When a key stops counting: 24 h after it was created, or 10 minutes for a claim still in
+-- progress (a crashed handler). Plain SQL without SET, so the planner inlines it into callers'
+-- WHERE clauses and expressions (no function call on the hot path).
+create function credits.idempotency_key_expired(p_created_at timestamptz, p_status text)
+returns boolean
+language sql
+stable
+as $$
+  select p_created_at <= now() - interval '24 hours'
+      or (p_status = 'in_progress' and p_created_at <= now() - interval '10 minutes')
+$$;
+comment on function credits.idempotency_key_expired(timestamptz, text) is
+  'True when an idempotency key no longer counts: created 24 h ago or more, or an in_progress claim 10 minutes old (abandoned). Shared by api.idempotency_begin and credits.idempotency_lookup.';
+revoke all on function credits.idempotency_key_expired(timestamptz, text) from public, anon, authenticated;
+
+-- The one rule for a live key found again, shared by api.idempotency_begin (generic middleware)
+-- and credits.idempotency_lookup (composed api functions, 20261124000350): only the same
+-- request may replay, and only once its response is stored. Runs only on the replay/conflict
+-- path, never when a key is claimed for the first time.
+create function credits.idempotency_assert_replayable(p_row credits.idempotency_keys, p_request_hash text)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  if p_row.request_hash <> p_request_hash then
+    raise exception using errcode = 'P0001', message = 'IDEMPOTENCY_KEY_REUSED',
+      detail = 'this idempotency key was used for a different request';
+  end if;
+  if p_row.status = 'in_progress' then
+    raise exception using errcode = 'P0001', message = 'IDEMPOTENCY_KEY_IN_USE',
+      detail = 'a request with this idempotency key is still in progress';
+  end if;
+end
+$$;
+comment on function credits.idempotency_assert_replayable(credits.idempotency_keys, text) is
+  'Raises IDEMPOTENCY_KEY_REUSED when the live key p_row was stored for another request hash, IDEMPOTENCY_KEY_IN_USE while its first request is still in progress; returns when p_row may be replayed.';
+revoke all on function credits.idempotency_assert_replayable(credits.idempotency_keys, text)
+  from public, anon, authenticated;
+
 create function api.idempotency_begin(p_account uuid, p_key text, p_request_hash text)
 returns table (state text, response_status integer, response_body jsonb)
 language plpgsql
@@ -33,8 +74,7 @@ begin
   -- Expired (24 h) keys and abandoned in-progress claims (10 min) no longer count.
   delete from credits.idempotency_keys k
    where k.account_id = p_account and k.key = p_key
-     and (k.created_at <= now() - interval '24 hours'
-          or (k.status = 'in_progress' and k.created_at <= now() - interval '10 minutes'));
+     and credits.idempotency_key_expired(k.created_at, k.status);
 
   insert into credits.idempotency_keys (account_id, key, request_hash)
   values (p_account, p_key, p_request_hash)
@@ -49,14 +89,7 @@ begin
     -- Released between our insert attempt and this read: treat as still busy; the client retries.
     raise exception using errcode = 'P0001', message = 'IDEMPOTENCY_KEY_IN_USE', detail = 'retry shortly';
   end if;
-  if v_row.request_hash <> p_request_hash then
-    raise exception using errcode = 'P0001', message = 'IDEMPOTENCY_KEY_REUSED',
-      detail = 'this idempotency key was used for a different request';
-  end if;
-  if v_row.status = 'in_progress' then
-    raise exception using errcode = 'P0001', message = 'IDEMPOTENCY_KEY_IN_USE',
-      detail = 'a request with this idempotency key is still in progress';
-  end if;
+  perform credits.idempotency_assert_replayable(v_row, p_request_hash);
   return query select 'replay'::text, v_row.response_status, v_row.response_body;
 end
 $$;

@@ -32,33 +32,10 @@
 -- hot path calls no idempotency code at all.
 -- =============================================================================
 
--- Device binding for job management routes: a job started with X-Device-Id may be extended,
--- committed or cancelled only from that device. Another account's job stays invisible.
-create function credits.assert_job_device(p_account uuid, p_job_id uuid, p_device_id text) returns void
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-  v_device text;
-begin
-  select j.device_id into v_device from credits.jobs j where j.id = p_job_id and j.account_id = p_account;
-  if not found then
-    raise exception using errcode = 'P0001', message = 'JOB_NOT_FOUND', detail = 'no such job';
-  end if;
-  if v_device is not null and p_device_id is distinct from v_device then
-    raise exception using errcode = 'P0001', message = 'FORBIDDEN',
-      detail = 'this job is bound to another device (X-Device-Id)';
-  end if;
-end
-$$;
-comment on function credits.assert_job_device(uuid, uuid, text) is
-  'JOB_NOT_FOUND for a missing or another account''s job; FORBIDDEN when the job is bound to a device other than p_device_id. device_id is immutable, so no lock is needed.';
-
--- Looks up an idempotency key inside the caller's transaction, which holds the account lock:
--- o_replay = false -> run the request (no live key); true -> replay o_status / o_body (the
--- stored JSON body). Raises IDEMPOTENCY_KEY_REUSED / IDEMPOTENCY_KEY_IN_USE. Same expiry rules
--- as api.idempotency_begin: 24 h, and 10 minutes for a claim left in progress.
+-- Looks up an idempotency key inside the caller's transaction after taking the account lock
+-- (so concurrent duplicates queue there): o_replay = false -> run the request (no live key); true -> replay o_status / o_body (the
+-- stored JSON body). Raises IDEMPOTENCY_KEY_REUSED / IDEMPOTENCY_KEY_IN_USE. Same expiry and
+-- replay rules as api.idempotency_begin (credits.idempotency_key_expired / _assert_replayable).
 create function credits.idempotency_lookup(p_account uuid, p_key text, p_request_hash text,
                                            out o_replay boolean, out o_status integer, out o_body jsonb)
 language plpgsql
@@ -68,6 +45,7 @@ declare
   v_row credits.idempotency_keys;
 begin
   o_replay := false;
+  perform 1 from credits.accounts a where a.id = p_account for no key update;
   if p_request_hash is null or length(p_request_hash) not between 1 and 128
      or length(p_key) not between 1 and 255 then
     raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED',
@@ -77,26 +55,18 @@ begin
   if not found then
     return;
   end if;
-  if v_row.created_at <= now() - interval '24 hours'
-     or (v_row.status = 'in_progress' and v_row.created_at <= now() - interval '10 minutes') then
+  if credits.idempotency_key_expired(v_row.created_at, v_row.status) then
     delete from credits.idempotency_keys k where k.account_id = p_account and k.key = p_key;
     return;
   end if;
-  if v_row.request_hash <> p_request_hash then
-    raise exception using errcode = 'P0001', message = 'IDEMPOTENCY_KEY_REUSED',
-      detail = 'this idempotency key was used for a different request';
-  end if;
-  if v_row.status = 'in_progress' then
-    raise exception using errcode = 'P0001', message = 'IDEMPOTENCY_KEY_IN_USE',
-      detail = 'a request with this idempotency key is still in progress';
-  end if;
+  perform credits.idempotency_assert_replayable(v_row, p_request_hash);
   o_replay := true;
   o_status := v_row.response_status;
   o_body := v_row.response_body -> 'json';
 end
 $$;
 comment on function credits.idempotency_lookup(uuid, text, text) is
-  'Idempotency-Key lookup for composed api functions (caller holds the account lock): o_replay = false -> run; true -> o_status and the stored JSON body o_body. IDEMPOTENCY_KEY_REUSED for another request hash, IDEMPOTENCY_KEY_IN_USE while a generic-middleware claim is running; expired keys are deleted and count as absent.';
+  'Idempotency-Key lookup for composed api functions; takes the account lock (FOR NO KEY UPDATE) first: o_replay = false -> run; true -> o_status and the stored JSON body o_body. IDEMPOTENCY_KEY_REUSED for another request hash, IDEMPOTENCY_KEY_IN_USE while a generic-middleware claim is running; expired keys are deleted and count as absent.';
 
 -- Records the finished response of a key looked up in this transaction, as completed.
 create function credits.idempotency_record(p_account uuid, p_key text, p_request_hash text,
@@ -119,6 +89,37 @@ end
 $$;
 comment on function credits.idempotency_record(uuid, text, text, integer, jsonb) is
   'Stores a composed api function''s response for its Idempotency-Key as completed (envelope {"v":1,"headers":{...},"json":body}); IDEMPOTENCY_KEY_IN_USE (rolling the request back) if the key was claimed concurrently.';
+
+-- The shared head of jobs_commit / jobs_cancel / jobs_extend: device binding (a job started
+-- with X-Device-Id may be extended, committed or cancelled only from that device; another
+-- account's job stays invisible), then, with a key, the lookup above. One call without a key.
+create function credits.job_route_begin(p_account uuid, p_job_id uuid, p_device_id text,
+                                        p_idempotency_key text, p_request_hash text,
+                                        out o_replay boolean, out o_status integer, out o_body jsonb)
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_device text;
+begin
+  select j.device_id into v_device from credits.jobs j where j.id = p_job_id and j.account_id = p_account;
+  if not found then
+    raise exception using errcode = 'P0001', message = 'JOB_NOT_FOUND', detail = 'no such job';
+  end if;
+  -- device_id is immutable, so no lock is needed for this check.
+  if v_device is not null and p_device_id is distinct from v_device then
+    raise exception using errcode = 'P0001', message = 'FORBIDDEN',
+      detail = 'this job is bound to another device (X-Device-Id)';
+  end if;
+  o_replay := false;
+  if p_idempotency_key is not null then
+    select f.o_replay, f.o_status, f.o_body into o_replay, o_status, o_body
+      from credits.idempotency_lookup(p_account, p_idempotency_key, p_request_hash) f;
+  end if;
+end
+$$;
+comment on function credits.job_route_begin(uuid, uuid, text, text, text) is
+  'Head of api.jobs_commit/cancel/extend: JOB_NOT_FOUND for a missing or another account''s job, FORBIDDEN when the job is bound to a device other than p_device_id; then, with p_idempotency_key, credits.idempotency_lookup (account lock, replay or conflict). o_replay = false -> run the route.';
 
 -- credits_balance ------------------------------------------------------------------------------
 -- Every composed function creates a missing account the same way: a plain read first keeps the
@@ -194,7 +195,6 @@ begin
   end if;
 
   if p_idempotency_key is not null then
-    perform 1 from credits.accounts a where a.id = p_account for no key update;
     select f.o_replay, f.o_status, f.o_body into v_found
       from credits.idempotency_lookup(p_account, p_idempotency_key, p_request_hash) f;
     if v_found.o_replay then
@@ -220,8 +220,8 @@ comment on function api.jobs_start(uuid, integer, integer, integer, bigint, inte
   'POST /jobs in one call: ops.require_flag(''jobs.start'') (MAINTENANCE) -> account created with p_initial_grant on first use -> ops.rate_limit_require(''jobs.start'', ''account:<id>'', p_quota, p_window_seconds) unless p_quota is null (RATE_LIMITED) -> Idempotency-Key (replay / IDEMPOTENCY_KEY_REUSED / IDEMPOTENCY_KEY_IN_USE) -> api.start_job -> response stored for the key. Returns replayed, 201 and the JSON body {jobId, amount, expiresAt, available} (no token), plus the rate-limit remaining/reset for the RateLimit header.';
 
 -- jobs_commit / jobs_cancel / jobs_extend ------------------------------------------------------
--- Shared shape: device binding -> (with a key: account lock, lookup/replay) -> the ledger's
--- function -> (with a key: record the response).
+-- Shared shape: credits.job_route_begin (device binding; with a key: account lock,
+-- lookup/replay) -> the ledger's function -> (with a key: record the response).
 create function api.jobs_commit(
   p_account uuid, p_job_id uuid, p_amount bigint, p_device_id text,
   p_idempotency_key text default null, p_request_hash text default null)
@@ -236,15 +236,11 @@ declare
   v_job record;
   v_body jsonb;
 begin
-  perform credits.assert_job_device(p_account, p_job_id, p_device_id);
-  if p_idempotency_key is not null then
-    perform 1 from credits.accounts a where a.id = p_account for no key update;
-    select f.o_replay, f.o_status, f.o_body into v_found
-      from credits.idempotency_lookup(p_account, p_idempotency_key, p_request_hash) f;
-    if v_found.o_replay then
-      return query select true, v_found.o_status, v_found.o_body;
-      return;
-    end if;
+  select b.o_replay, b.o_status, b.o_body into v_found
+    from credits.job_route_begin(p_account, p_job_id, p_device_id, p_idempotency_key, p_request_hash) b;
+  if v_found.o_replay then
+    return query select true, v_found.o_status, v_found.o_body;
+    return;
   end if;
   select r.* into v_job from api.commit_job(p_account, p_job_id, p_amount) r;
   v_body := pg_catalog.jsonb_build_object(
@@ -274,15 +270,11 @@ declare
   v_job record;
   v_body jsonb;
 begin
-  perform credits.assert_job_device(p_account, p_job_id, p_device_id);
-  if p_idempotency_key is not null then
-    perform 1 from credits.accounts a where a.id = p_account for no key update;
-    select f.o_replay, f.o_status, f.o_body into v_found
-      from credits.idempotency_lookup(p_account, p_idempotency_key, p_request_hash) f;
-    if v_found.o_replay then
-      return query select true, v_found.o_status, v_found.o_body;
-      return;
-    end if;
+  select b.o_replay, b.o_status, b.o_body into v_found
+    from credits.job_route_begin(p_account, p_job_id, p_device_id, p_idempotency_key, p_request_hash) b;
+  if v_found.o_replay then
+    return query select true, v_found.o_status, v_found.o_body;
+    return;
   end if;
   select r.* into v_job from api.cancel_job(p_account, p_job_id) r;
   v_body := pg_catalog.jsonb_build_object(
@@ -312,15 +304,11 @@ declare
   v_job record;
   v_body jsonb;
 begin
-  perform credits.assert_job_device(p_account, p_job_id, p_device_id);
-  if p_idempotency_key is not null then
-    perform 1 from credits.accounts a where a.id = p_account for no key update;
-    select f.o_replay, f.o_status, f.o_body into v_found
-      from credits.idempotency_lookup(p_account, p_idempotency_key, p_request_hash) f;
-    if v_found.o_replay then
-      return query select true, v_found.o_status, v_found.o_body;
-      return;
-    end if;
+  select b.o_replay, b.o_status, b.o_body into v_found
+    from credits.job_route_begin(p_account, p_job_id, p_device_id, p_idempotency_key, p_request_hash) b;
+  if v_found.o_replay then
+    return query select true, v_found.o_status, v_found.o_body;
+    return;
   end if;
   select r.* into v_job
     from api.extend_job(p_account, p_job_id, coalesce(p_add_amount, 0), coalesce(p_add_ttl_seconds, 0)) r;
@@ -339,8 +327,8 @@ comment on function api.jobs_extend(uuid, uuid, bigint, integer, text, text, tex
   'POST /jobs/:id/extend in one call: device binding -> Idempotency-Key -> api.extend_job (adds p_add_amount to the hold if available allows, p_add_ttl_seconds to the expiry) -> response {jobId, status, amount, spent, remaining, expiresAt, balance, held, available}.';
 
 revoke all on function
-  credits.assert_job_device(uuid, uuid, text),
   credits.idempotency_lookup(uuid, text, text), credits.idempotency_record(uuid, text, text, integer, jsonb),
+  credits.job_route_begin(uuid, uuid, text, text, text),
   api.credits_balance(uuid, integer), api.credits_ledger(uuid, integer, integer, bigint),
   api.jobs_start(uuid, integer, integer, integer, bigint, integer, text, bytea, text, text),
   api.jobs_commit(uuid, uuid, bigint, text, text, text), api.jobs_cancel(uuid, uuid, text, text, text),

@@ -21,48 +21,51 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-  v_result jsonb := '{}'::jsonb;
-  v_count bigint;
+  v_result jsonb;
 begin
-  v_result := v_result || jsonb_build_object('rate_limit_state', ops.rate_limit_purge(p_now));
-
-  delete from credits.idempotency_keys k
-   where k.created_at < p_now - make_interval(hours => ops.setting_int('retention.idempotency_hours', 24));
-  get diagnostics v_count = row_count;
-  v_result := v_result || jsonb_build_object('idempotency_keys', v_count);
-
-  delete from ops.audit_log a where a.at < p_now - make_interval(days => ops.setting_int('retention.audit_log_days', 180));
-  get diagnostics v_count = row_count;
-  v_result := v_result || jsonb_build_object('audit_log', v_count);
-
-  delete from ops.error_log e where e.at < p_now - make_interval(days => ops.setting_int('retention.error_log_days', 30));
-  get diagnostics v_count = row_count;
-  v_result := v_result || jsonb_build_object('error_log', v_count);
-
-  delete from ops.alerts a
-   where a.status in ('delivered', 'dead')
-     and a.created_at < p_now - make_interval(days => ops.setting_int('alerts.retention_days', 30));
-  get diagnostics v_count = row_count;
-  v_result := v_result || jsonb_build_object('alerts', v_count);
-
-  delete from ops.anomalies a where a.first_seen_at < p_now - make_interval(days => ops.setting_int('anomaly.retention_days', 90));
-  get diagnostics v_count = row_count;
-  v_result := v_result || jsonb_build_object('anomalies', v_count);
-
-  delete from ops.reconcile_runs r
-   where r.started_at < p_now - make_interval(days => ops.setting_int('reconcile.run_retention_days', 90));
-  get diagnostics v_count = row_count;
-  v_result := v_result || jsonb_build_object('reconcile_runs', v_count);
-
-  delete from ops.snapshots s where s.taken_at < p_now - make_interval(days => ops.setting_int('snapshot.retention_days', 7));
-  get diagnostics v_count = row_count;
-  v_result := v_result || jsonb_build_object('snapshots', v_count);
-
-  delete from cron.job_run_details d
-   where d.start_time < p_now - make_interval(days => ops.setting_int('retention.cron_history_days', 14));
-  get diagnostics v_count = row_count;
-  v_result := v_result || jsonb_build_object('cron_job_run_details', v_count);
-
+  -- One statement: each CTE deletes from its own table, all with the same snapshot; the
+  -- rate-limit purge keeps its own function (also scheduled hourly on its own).
+  with idempotency_keys as (
+      delete from credits.idempotency_keys k
+       where k.created_at < p_now - make_interval(hours => ops.setting_int('retention.idempotency_hours', 24))
+      returning 1
+    ), audit_log as (
+      delete from ops.audit_log a where a.at < p_now - make_interval(days => ops.setting_int('retention.audit_log_days', 180))
+      returning 1
+    ), error_log as (
+      delete from ops.error_log e where e.at < p_now - make_interval(days => ops.setting_int('retention.error_log_days', 30))
+      returning 1
+    ), alerts as (
+      delete from ops.alerts a
+       where a.status in ('delivered', 'dead')
+         and a.created_at < p_now - make_interval(days => ops.setting_int('alerts.retention_days', 30))
+      returning 1
+    ), anomalies as (
+      delete from ops.anomalies a where a.first_seen_at < p_now - make_interval(days => ops.setting_int('anomaly.retention_days', 90))
+      returning 1
+    ), reconcile_runs as (
+      delete from ops.reconcile_runs r
+       where r.started_at < p_now - make_interval(days => ops.setting_int('reconcile.run_retention_days', 90))
+      returning 1
+    ), snapshots as (
+      delete from ops.snapshots s where s.taken_at < p_now - make_interval(days => ops.setting_int('snapshot.retention_days', 7))
+      returning 1
+    ), cron_job_run_details as (
+      delete from cron.job_run_details d
+       where d.start_time < p_now - make_interval(days => ops.setting_int('retention.cron_history_days', 14))
+      returning 1
+    )
+    select jsonb_build_object(
+      'rate_limit_state', ops.rate_limit_purge(p_now),
+      'idempotency_keys', (select count(*) from idempotency_keys),
+      'audit_log', (select count(*) from audit_log),
+      'error_log', (select count(*) from error_log),
+      'alerts', (select count(*) from alerts),
+      'anomalies', (select count(*) from anomalies),
+      'reconcile_runs', (select count(*) from reconcile_runs),
+      'snapshots', (select count(*) from snapshots),
+      'cron_job_run_details', (select count(*) from cron_job_run_details))
+    into v_result;
   return v_result;
 end
 $$;

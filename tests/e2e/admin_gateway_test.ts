@@ -6,8 +6,8 @@
  * tests build their own app with their own client IPs (ratelimit_admin_and_unauthenticated_test).
  */
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { fnUrl, testEnv } from "../support/env.ts";
+import { adminSql } from "../support/db.ts";
 
 const CURRENT = testEnv("ADMIN_SECRET");
 const NEXT = testEnv("ADMIN_SECRET_NEXT");
@@ -32,11 +32,7 @@ async function admin(path: string, headers: Record<string, string> = {}) {
 }
 
 async function auditRows(requestId: string): Promise<Record<string, unknown>[]> {
-  const sql = postgres(testEnv("TEST_ADMIN_DB_URL"), {
-    max: 1,
-    prepare: false,
-    onnotice: () => {},
-  });
+  const sql = adminSql(1);
   try {
     // Audit rows are written after the response: wait for them briefly.
     for (let i = 0; i < 40; i++) {

@@ -14,6 +14,7 @@ import { createApp } from "../../functions/admin/app.ts";
 import { promoCodeHash } from "../../functions/credits/routes/promo_code.ts";
 import { startFakeAppStore } from "../fakes/appstore.ts";
 import { testEnv } from "../support/env.ts";
+import { adminSql } from "../support/db.ts";
 
 const DB_TEST = { sanitizeOps: false, sanitizeResources: false };
 const SECRET = testEnv("ADMIN_SECRET");
@@ -34,7 +35,7 @@ interface Harness {
 async function withAdminApp(env: Record<string, string>, fn: (h: Harness) => Promise<void>) {
   const config = parseConfig({ ...Deno.env.toObject(), ...env });
   const sql = createSql(testEnv("TEST_API_DB_URL"), { max: 4 });
-  const db = postgres(testEnv("TEST_ADMIN_DB_URL"), { max: 2, prepare: false, onnotice: () => {} });
+  const db = adminSql();
   const app = createApp({ config, sql, logger: createLogger({ sink: () => {} }) });
   const ip = `198.19.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250) + 1}`;
   const request: Harness["request"] = async (method, path, body, headers = {}) => {

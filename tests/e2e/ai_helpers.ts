@@ -5,26 +5,14 @@
  * upstream for the fault tests.
  */
 import OpenAI from "openai";
-import postgres from "postgres";
 import { generateJobToken } from "../../functions/_shared/jobs/token.ts";
 import { type FakeUpstream, startFakeUpstream } from "../fakes/openai_upstream.ts";
 import { newUser } from "../support/auth.ts";
 import { testEnv } from "../support/env.ts";
+import type { TestUser } from "../support/accounts.ts";
+import { withAdmin } from "../support/db.ts";
 
-export type User = Awaited<ReturnType<typeof newUser>>;
-
-export async function withAdmin<T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(testEnv("TEST_ADMIN_DB_URL"), {
-    max: 2,
-    prepare: false,
-    onnotice: () => {},
-  });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.end();
-  }
-}
+export type User = TestUser;
 
 /** A new user whose account holds exactly `credits`. */
 export async function fundedUser(credits: number): Promise<User> {

@@ -20,8 +20,8 @@ import {
   speechModel,
   startJob,
   type User,
-  withAdmin,
 } from "./ai_helpers.ts";
+import { withAdmin } from "../support/db.ts";
 
 const model = await chatModel("rules", {
   perRequest: 2,

@@ -23,8 +23,8 @@ import {
   sdk,
   speechModel,
   startJob,
-  withAdmin,
 } from "./ai_helpers.ts";
+import { withAdmin } from "../support/db.ts";
 
 const PRICE = { perRequest: 2, per1kInput: 1000, per1kOutput: 2000, maxTokens: 50 };
 const model = await chatModel("sdk", PRICE);

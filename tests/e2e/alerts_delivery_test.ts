@@ -16,6 +16,7 @@ import { createSql, type Sql } from "../../functions/_shared/db/client.ts";
 import { createLogger } from "../../functions/_shared/log/logger.ts";
 import { createApp } from "../../functions/admin/app.ts";
 import { fnUrl, testEnv } from "../support/env.ts";
+import { adminSql } from "../support/db.ts";
 
 const DB_TEST = { sanitizeOps: false, sanitizeResources: false };
 const SIGNING_SECRET = testEnv("ALERT_SIGNING_SECRET");
@@ -59,7 +60,7 @@ interface Ctx {
 }
 
 async function withDb(fn: (ctx: Ctx) => Promise<void>) {
-  const db = postgres(testEnv("TEST_ADMIN_DB_URL"), { max: 2, prepare: false, onnotice: () => {} });
+  const db = adminSql();
   const sql = createSql(testEnv("TEST_API_DB_URL"), { max: 4 });
   try {
     // Other alerts waiting in this database are not this test's business.
@@ -272,11 +273,7 @@ Deno.test(
   DB_TEST,
   async () => {
     const receiver = startReceiver();
-    const db = postgres(testEnv("TEST_ADMIN_DB_URL"), {
-      max: 2,
-      prepare: false,
-      onnotice: () => {},
-    });
+    const db = adminSql();
     const sql = createSql(testEnv("TEST_API_DB_URL"), { max: 4 });
     try {
       await db`update ops.alerts set next_attempt_at = now() + interval '1 day' where status = 'pending'`;

@@ -3,7 +3,6 @@
  * the request id — while expected errors (4xx) do not.
  */
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { flushAfterResponse } from "../../functions/_shared/audit/after_response.ts";
 import { parseConfig } from "../../functions/_shared/config.ts";
 import { endAllSql } from "../../functions/_shared/db/client.ts";
@@ -16,6 +15,7 @@ import { createBaseApp } from "../../functions/_shared/http/app.ts";
 import { ApiError } from "../../functions/_shared/http/errors.ts";
 import { createLogger } from "../../functions/_shared/log/logger.ts";
 import { testEnv } from "../support/env.ts";
+import { adminSql } from "../support/db.ts";
 
 const DB_TEST = { sanitizeOps: false, sanitizeResources: false };
 
@@ -40,11 +40,7 @@ Deno.test(
   "error log: a 500 is written after the response, redacted, with its request id",
   DB_TEST,
   async () => {
-    const db = postgres(testEnv("TEST_ADMIN_DB_URL"), {
-      max: 1,
-      prepare: false,
-      onnotice: () => {},
-    });
+    const db = adminSql(1);
     setErrorLogWriter(dbErrorLogWriter);
     try {
       const app = crashingApp();

@@ -3,15 +3,11 @@
  * GET /credits/ledger (issue 4), checked against the real database.
  */
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { newUser } from "../support/auth.ts";
-import { fnUrl, testEnv } from "../support/env.ts";
+import { fnUrl } from "../support/env.ts";
+import { adminSql } from "../support/db.ts";
 
 const INITIAL_GRANT = Number(Deno.env.get("INITIAL_GRANT") ?? "3");
-
-function adminSql() {
-  return postgres(testEnv("TEST_ADMIN_DB_URL"), { max: 2, prepare: false, onnotice: () => {} });
-}
 
 async function getJson(path: string, headers: Record<string, string>) {
   const res = await fetch(fnUrl(path), { headers });

@@ -26,12 +26,13 @@ import { createApp as createAdminApp } from "../../functions/admin/app.ts";
 import { redeemRoutes } from "../../functions/credits/routes/redeem.ts";
 import { newUser } from "../support/auth.ts";
 import { fnUrl, testEnv } from "../support/env.ts";
+import { adminSql } from "../support/db.ts";
 
 const DB_TEST = { sanitizeOps: false, sanitizeResources: false };
 const quiet = createLogger({ sink: () => {} });
 
 async function withDb<T>(fn: (db: postgres.Sql) => Promise<T>): Promise<T> {
-  const db = postgres(testEnv("TEST_ADMIN_DB_URL"), { max: 1, prepare: false, onnotice: () => {} });
+  const db = adminSql(1);
   try {
     return await fn(db);
   } finally {

@@ -4,59 +4,21 @@
  * account, malformed keys, and errors that leave the key reusable.
  */
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { requestHash } from "../../functions/_shared/idempotency/hash.ts";
-import { newUser } from "../support/auth.ts";
-import { fnUrl, testEnv } from "../support/env.ts";
+import { fnUrl } from "../support/env.ts";
+import { fundedThroughApi, type TestUser } from "../support/accounts.ts";
+import { withAdmin } from "../support/db.ts";
+import { callFn } from "../support/http.ts";
 
-const INITIAL_GRANT = Number(Deno.env.get("INITIAL_GRANT") ?? "3");
+type User = TestUser;
 
-type User = Awaited<ReturnType<typeof newUser>>;
-
-async function withAdmin<T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(testEnv("TEST_ADMIN_DB_URL"), {
-    max: 2,
-    prepare: false,
-    onnotice: () => {},
-  });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.end();
-  }
-}
-
-async function funded(credits: number): Promise<User> {
-  const user = await newUser();
-  await (await fetch(fnUrl("/credits/balance"), { headers: user.headers })).body?.cancel();
-  if (credits > INITIAL_GRANT) {
-    await withAdmin((sql) =>
-      sql`select * from api.grant(${user.id}::uuid, ${
-        credits - INITIAL_GRANT
-      }::bigint, 'admin', 'test:topup')`
-    );
-  }
-  return user;
-}
-
-async function post(
+/** A POST with `body` sent as-is (the tests compare raw bodies and malformed JSON). */
+const post = (
   path: string,
   user: User,
   body: string | undefined,
   headers: Record<string, string> = {},
-) {
-  const res = await fetch(fnUrl(path), {
-    method: "POST",
-    headers: {
-      ...user.headers,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...headers,
-    },
-    body,
-  });
-  const text = await res.text();
-  return { res, status: res.status, text, body: text ? JSON.parse(text) : null };
-}
+) => callFn("POST", path, { ...user.headers, ...headers }, body);
 
 async function heldOf(user: User): Promise<number> {
   const res = await fetch(fnUrl("/credits/balance"), { headers: user.headers });
@@ -64,7 +26,7 @@ async function heldOf(user: User): Promise<number> {
 }
 
 Deno.test("idempotency: the same key and body replay the first start exactly, with Idempotent-Replayed", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const key = { "idempotency-key": `start-${crypto.randomUUID()}` };
   const first = await post("/jobs", user, '{"amount":3}', key);
   assert.equal(first.status, 201);
@@ -81,7 +43,7 @@ Deno.test("idempotency: the same key and body replay the first start exactly, wi
 });
 
 Deno.test("idempotency: the replayed token is the job's token (its hash is the stored one)", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const key = { "idempotency-key": crypto.randomUUID() };
   await post("/jobs", user, '{"amount":1}', key);
   const replay = await post("/jobs", user, '{"amount":1}', key);
@@ -97,7 +59,7 @@ Deno.test("idempotency: the replayed token is the job's token (its hash is the s
 });
 
 Deno.test("idempotency: the same key with another body, path or device is 422 IDEMPOTENCY_KEY_REUSED", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const key = `k-${crypto.randomUUID()}`;
   const first = await post("/jobs", user, '{"amount":2}', { "idempotency-key": key });
   assert.equal(first.status, 201);
@@ -117,7 +79,7 @@ Deno.test("idempotency: the same key with another body, path or device is 422 ID
 });
 
 Deno.test("idempotency: 10 concurrent starts with one key hold once and all answer the same job", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const key = { "idempotency-key": crypto.randomUUID() };
   const answers = await Promise.all(
     Array.from({ length: 10 }, () => post("/jobs", user, '{"amount":2}', key)),
@@ -130,7 +92,7 @@ Deno.test("idempotency: 10 concurrent starts with one key hold once and all answ
 });
 
 Deno.test("idempotency: a key whose first request is still in progress is 409 IDEMPOTENCY_KEY_IN_USE", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const key = `inflight-${crypto.randomUUID()}`;
   const body = '{"amount":1}';
   // A request with this key and body that started (e.g. through the generic middleware) and
@@ -148,8 +110,8 @@ Deno.test("idempotency: a key whose first request is still in progress is 409 ID
 });
 
 Deno.test("idempotency: keys are per account", async () => {
-  const a = await funded(10);
-  const b = await funded(10);
+  const a = await fundedThroughApi(10);
+  const b = await fundedThroughApi(10);
   const key = { "idempotency-key": "shared-key-1" };
   const ra = await post("/jobs", a, '{"amount":1}', key);
   const rb = await post("/jobs", b, '{"amount":1}', key);
@@ -163,7 +125,7 @@ Deno.test("idempotency: keys are per account", async () => {
 });
 
 Deno.test("idempotency: a failed request stores nothing, so the same key can be retried", async () => {
-  const user = await funded(3);
+  const user = await fundedThroughApi(3);
   const key = { "idempotency-key": crypto.randomUUID() };
   const short = await post("/jobs", user, '{"amount":5}', key);
   assert.equal(short.status, 402);
@@ -174,7 +136,7 @@ Deno.test("idempotency: a failed request stores nothing, so the same key can be 
 });
 
 Deno.test("idempotency: commit, cancel and extend replay too", async () => {
-  const user = await funded(20);
+  const user = await fundedThroughApi(20);
   const { body: job } = await post("/jobs", user, '{"amount":4}');
   const extendKey = { "idempotency-key": crypto.randomUUID() };
   const e1 = await post(`/jobs/${job.jobId}/extend`, user, '{"amount":2}', extendKey);
@@ -210,7 +172,7 @@ Deno.test("idempotency: commit, cancel and extend replay too", async () => {
 });
 
 Deno.test("idempotency: malformed keys are 400 VALIDATION_FAILED", async () => {
-  const user = await funded(5);
+  const user = await fundedThroughApi(5);
   // (fetch trims leading/trailing spaces itself; the unit tests cover those.)
   for (const key of ["x".repeat(256), "", "tab\there", "ümlaut"]) {
     const r = await post("/jobs", user, '{"amount":1}', { "idempotency-key": key });
@@ -223,7 +185,7 @@ Deno.test("idempotency: malformed keys are 400 VALIDATION_FAILED", async () => {
 });
 
 Deno.test("idempotency: keys are kept 24 h and then purged", async () => {
-  const user = await funded(5);
+  const user = await fundedThroughApi(5);
   const key = crypto.randomUUID();
   await post("/jobs", user, '{"amount":1}', { "idempotency-key": key });
   await withAdmin(async (sql) => {

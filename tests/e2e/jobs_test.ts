@@ -6,60 +6,31 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { newUser } from "../support/auth.ts";
 import { fnUrl, testEnv } from "../support/env.ts";
+import { fundedThroughApi, INITIAL_GRANT, type TestUser } from "../support/accounts.ts";
+import { withAdmin } from "../support/db.ts";
+import { callFn } from "../support/http.ts";
 
-const INITIAL_GRANT = Number(Deno.env.get("INITIAL_GRANT") ?? "3");
 const MAX_JOB_AMOUNT = Number(Deno.env.get("MAX_JOB_AMOUNT") ?? "10000");
 const TTL_MIN = Number(Deno.env.get("JOB_TTL_MIN_SECONDS") ?? "30");
 const TTL_MAX = Number(Deno.env.get("JOB_TTL_MAX_SECONDS") ?? "3600");
 const TTL_DEFAULT = Number(Deno.env.get("JOB_TTL_DEFAULT_SECONDS") ?? "900");
 
-type User = Awaited<ReturnType<typeof newUser>>;
+type User = TestUser;
 
-async function withAdmin<T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(testEnv("TEST_ADMIN_DB_URL"), {
-    max: 2,
-    prepare: false,
-    onnotice: () => {},
-  });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.end();
-  }
-}
-
-/** A user whose account exists with `credits` in total (initial grant + a top-up). */
-async function funded(credits: number): Promise<User> {
-  const user = await newUser();
-  const res = await fetch(fnUrl("/credits/balance"), { headers: user.headers });
-  await res.body?.cancel();
-  if (credits > INITIAL_GRANT) {
-    await withAdmin((sql) =>
-      sql`select * from api.grant(${user.id}::uuid, ${
-        credits - INITIAL_GRANT
-      }::bigint, 'admin', 'test:topup')`
-    );
-  }
-  return user;
-}
-
-async function call(
+/** A call to a function with `body` serialised as JSON. */
+const call = (
   method: string,
   path: string,
   user: User | null,
   body?: unknown,
   headers: Record<string, string> = {},
-) {
-  const h: Record<string, string> = { ...(user?.headers ?? {}), ...headers };
-  if (body !== undefined) h["content-type"] = "application/json";
-  const res = await fetch(fnUrl(path), {
+) =>
+  callFn(
     method,
-    headers: h,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { res, status: res.status, body: text ? JSON.parse(text) : null };
-}
+    path,
+    { ...(user?.headers ?? {}), ...headers },
+    body === undefined ? undefined : JSON.stringify(body),
+  );
 
 const start = (user: User, body: unknown, headers?: Record<string, string>) =>
   call("POST", "/jobs", user, body, headers);
@@ -87,7 +58,7 @@ async function expire(jobId: string): Promise<void> {
 }
 
 Deno.test("jobs: POST /jobs holds credits and returns 201 {jobId, jobToken, amount, expiresAt, available}", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const before = Date.now();
   const { status, body, res } = await start(user, { amount: 4 });
   assert.equal(status, 201);
@@ -109,7 +80,7 @@ Deno.test("jobs: POST /jobs holds credits and returns 201 {jobId, jobToken, amou
 });
 
 Deno.test("jobs: only the SHA-256 of the token is stored, bound to the account", async () => {
-  const user = await funded(5);
+  const user = await fundedThroughApi(5);
   const { body } = await start(user, { amount: 1 });
   const [row] = await withAdmin((sql) =>
     sql`select encode(token_hash, 'hex') as hash, account_id::text as account, device_id
@@ -135,7 +106,7 @@ Deno.test("jobs: a first POST /jobs creates the account with INITIAL_GRANT", asy
 });
 
 Deno.test("jobs: start validation is 400 VALIDATION_FAILED (amount, ttl, unknown fields, JSON)", async () => {
-  const user = await funded(5);
+  const user = await fundedThroughApi(5);
   const bad: unknown[] = [
     {},
     { amount: 0 },
@@ -164,7 +135,7 @@ Deno.test("jobs: start validation is 400 VALIDATION_FAILED (amount, ttl, unknown
 });
 
 Deno.test("jobs: ttlSeconds within bounds sets the expiry", async () => {
-  const user = await funded(5);
+  const user = await fundedThroughApi(5);
   const before = Date.now();
   const { status, body } = await start(user, { amount: 1, ttlSeconds: TTL_MIN });
   assert.equal(status, 201);
@@ -173,7 +144,7 @@ Deno.test("jobs: ttlSeconds within bounds sets the expiry", async () => {
 });
 
 Deno.test("jobs: more than available is 402 INSUFFICIENT_CREDITS and holds nothing", async () => {
-  const user = await funded(5);
+  const user = await fundedThroughApi(5);
   assert.equal((await start(user, { amount: 3 })).status, 201);
   const r = await start(user, { amount: 3 });
   assert.equal(r.status, 402);
@@ -182,8 +153,8 @@ Deno.test("jobs: more than available is 402 INSUFFICIENT_CREDITS and holds nothi
 });
 
 Deno.test("jobs: GET /jobs/:id reads the job; another account's job is 404 JOB_NOT_FOUND", async () => {
-  const user = await funded(5);
-  const other = await funded(5);
+  const user = await fundedThroughApi(5);
+  const other = await fundedThroughApi(5);
   const { body: job } = await start(user, { amount: 2 });
   const r = await call("GET", `/jobs/${job.jobId}`, user);
   assert.equal(r.status, 200);
@@ -211,7 +182,7 @@ Deno.test("jobs: GET /jobs/:id reads the job; another account's job is 404 JOB_N
 });
 
 Deno.test("jobs: commit debits the actual amount once and releases the rest", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const { body: job } = await start(user, { amount: 5 });
   const r = await call("POST", `/jobs/${job.jobId}/commit`, user, { amount: 2 });
   assert.equal(r.status, 200);
@@ -244,7 +215,7 @@ Deno.test("jobs: commit debits the actual amount once and releases the rest", as
 });
 
 Deno.test("jobs: commit without a body debits the whole hold; 0 debits nothing", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const { body: a } = await start(user, { amount: 4 });
   const all = await call("POST", `/jobs/${a.jobId}/commit`, user);
   assert.equal(all.status, 200);
@@ -257,7 +228,7 @@ Deno.test("jobs: commit without a body debits the whole hold; 0 debits nothing",
 });
 
 Deno.test("jobs: commit above the hold is 402, bad commit bodies are 400", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const { body: job } = await start(user, { amount: 2 });
   const over = await call("POST", `/jobs/${job.jobId}/commit`, user, { amount: 3 });
   assert.equal(over.status, 402);
@@ -271,7 +242,7 @@ Deno.test("jobs: commit above the hold is 402, bad commit bodies are 400", async
 });
 
 Deno.test("jobs: cancel releases the whole hold", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const { body: job } = await start(user, { amount: 6 });
   const r = await call("POST", `/jobs/${job.jobId}/cancel`, user);
   assert.equal(r.status, 200);
@@ -285,7 +256,7 @@ Deno.test("jobs: cancel releases the whole hold", async () => {
 });
 
 Deno.test("jobs: extend grows the hold and the expiry, bounded by available", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const { body: job } = await start(user, { amount: 2, ttlSeconds: 60 });
   const r = await call("POST", `/jobs/${job.jobId}/extend`, user, { amount: 3, ttlSeconds: 120 });
   assert.equal(r.status, 200);
@@ -312,8 +283,8 @@ Deno.test("jobs: extend grows the hold and the expiry, bounded by available", as
 });
 
 Deno.test("jobs: another account can neither commit, cancel nor extend a job (404)", async () => {
-  const owner = await funded(10);
-  const other = await funded(10);
+  const owner = await fundedThroughApi(10);
+  const other = await fundedThroughApi(10);
   const { body: job } = await start(owner, { amount: 3 });
   for (
     const [path, body] of [["commit", { amount: 1 }], ["cancel", undefined], ["extend", {
@@ -329,7 +300,7 @@ Deno.test("jobs: another account can neither commit, cancel nor extend a job (40
 });
 
 Deno.test("jobs: an expired job is 410 JOB_EXPIRED everywhere and its hold is released", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const { body: job } = await start(user, { amount: 4 });
   await expire(job.jobId);
   const read = await call("GET", `/jobs/${job.jobId}`, user);
@@ -353,7 +324,7 @@ Deno.test("jobs: an expired job is 410 JOB_EXPIRED everywhere and its hold is re
 });
 
 Deno.test("jobs: a device-bound job is managed only from its device (403 elsewhere)", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   const deviceA = { "x-device-id": "device-A" };
   const { status, body: job } = await start(user, { amount: 2 }, deviceA);
   assert.equal(status, 201);
@@ -378,8 +349,8 @@ Deno.test("jobs: a device-bound job is managed only from its device (403 elsewhe
 });
 
 Deno.test("jobs: the job token authorises only its own job, account and device", async () => {
-  const user = await funded(10);
-  const other = await funded(10);
+  const user = await fundedThroughApi(10);
+  const other = await fundedThroughApi(10);
   const { body: bound } = await start(user, { amount: 2 }, { "x-device-id": "phone-1" });
   const { body: free } = await start(user, { amount: 1 });
   const api = postgres(testEnv("TEST_API_DB_URL"), { max: 1, prepare: false, onnotice: () => {} });
@@ -427,7 +398,7 @@ Deno.test("jobs: the job token authorises only its own job, account and device",
 });
 
 Deno.test("jobs: the jobs.start kill switch answers 503 MAINTENANCE with Retry-After, holding nothing", async () => {
-  const user = await funded(10);
+  const user = await fundedThroughApi(10);
   await withAdmin((sql) =>
     sql`update ops.feature_flags set enabled = false, retry_after_seconds = 42 where name = 'jobs.start'`
   );
@@ -446,8 +417,8 @@ Deno.test("jobs: the jobs.start kill switch answers 503 MAINTENANCE with Retry-A
 });
 
 Deno.test("jobs: POST /jobs is rate limited per account (RateLimit headers, 429 + Retry-After)", async () => {
-  const user = await funded(100);
-  const other = await funded(10);
+  const user = await fundedThroughApi(100);
+  const other = await fundedThroughApi(10);
   const quota = 30;
   for (let i = 0; i < quota; i++) {
     const r = await start(user, { amount: 1 });
@@ -469,7 +440,7 @@ Deno.test("jobs: no token is 401, wrong methods 405", async () => {
   const r = await call("POST", "/jobs", null, { amount: 1 });
   assert.equal(r.status, 401);
   assert.equal(r.body.error.code, "UNAUTHORIZED");
-  const user = await funded(3);
+  const user = await fundedThroughApi(3);
   const del = await call("DELETE", `/jobs/${crypto.randomUUID()}`, user);
   assert.equal(del.status, 405);
   const getCommit = await call("GET", `/jobs/${crypto.randomUUID()}/commit`, user);

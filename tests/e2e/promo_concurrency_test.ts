@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { promoCodeHash } from "../../functions/credits/routes/promo_code.ts";
 import { testEnv } from "../support/env.ts";
+import { adminSql } from "../support/db.ts";
 
 const CALLS = 20;
 
@@ -18,11 +19,7 @@ async function withPools(fn: (api: postgres.Sql, admin: postgres.Sql) => Promise
     prepare: false,
     onnotice: () => {},
   });
-  const admin = postgres(testEnv("TEST_ADMIN_DB_URL"), {
-    max: 2,
-    prepare: false,
-    onnotice: () => {},
-  });
+  const admin = adminSql();
   try {
     // Open every connection first so the attempts really overlap.
     await Promise.all(Array.from({ length: CALLS }, () => api`select pg_sleep(0.05)`));

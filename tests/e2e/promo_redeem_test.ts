@@ -23,6 +23,7 @@ import { redeemRoutes } from "../../functions/credits/routes/redeem.ts";
 import type { AuthEnv } from "../../functions/_shared/auth/middleware/index.ts";
 import { newUser } from "../support/auth.ts";
 import { testEnv } from "../support/env.ts";
+import { adminSql } from "../support/db.ts";
 
 const REVIEW_CODE = testEnv("REVIEW_CODE");
 const REVIEW_GRANT_AMOUNT = Number(Deno.env.get("REVIEW_GRANT_AMOUNT") ?? "20");
@@ -43,11 +44,7 @@ async function withRedeemApp(
 ): Promise<void> {
   const config = parseConfig({ ...Deno.env.toObject(), ...env });
   const sql = createSql(testEnv("TEST_API_DB_URL"), { max: 10 });
-  const admin = postgres(testEnv("TEST_ADMIN_DB_URL"), {
-    max: 2,
-    prepare: false,
-    onnotice: () => {},
-  });
+  const admin = adminSql();
   const app = createBaseApp("credits", { config, logger: createLogger({ sink: () => {} }) });
   app.use("*", authFailureGuard({ sql: () => sql }));
   const authed = app as unknown as Hono<AuthEnv>;

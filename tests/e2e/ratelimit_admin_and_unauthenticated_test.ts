@@ -29,6 +29,7 @@ import {
 } from "../../functions/_shared/ratelimit/unauthenticated.ts";
 import { createApp as createAdminApp } from "../../functions/admin/app.ts";
 import { testEnv } from "../support/env.ts";
+import { adminSql } from "../support/db.ts";
 
 const DB_TEST = { sanitizeOps: false, sanitizeResources: false };
 const SECRET = testEnv("ADMIN_SECRET");
@@ -36,7 +37,7 @@ const quiet = createLogger({ sink: () => {} });
 
 async function withSql(fn: (sql: Sql, db: postgres.Sql) => Promise<void>) {
   const sql = createSql(testEnv("TEST_API_DB_URL"), { max: 4 });
-  const db = postgres(testEnv("TEST_ADMIN_DB_URL"), { max: 1, prepare: false, onnotice: () => {} });
+  const db = adminSql(1);
   try {
     await fn(sql, db);
   } finally {

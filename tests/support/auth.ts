@@ -13,7 +13,9 @@ export async function mintToken(opts: TestTokenOptions = {}): Promise<string> {
 }
 
 /** A fresh user: its id and a bearer header. */
-export async function newUser(opts: TestTokenOptions = {}): Promise<{ id: string; token: string; headers: Record<string, string> }> {
+export async function newUser(
+  opts: TestTokenOptions = {},
+): Promise<{ id: string; token: string; headers: Record<string, string> }> {
   const id = opts.sub ?? crypto.randomUUID();
   const token = await mintToken({ ...opts, sub: id });
   return { id, token, headers: { authorization: `Bearer ${token}` } };

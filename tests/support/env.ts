@@ -5,7 +5,9 @@
 export function testEnv(name: string): string {
   const value = Deno.env.get(name);
   if (!value) {
-    throw new Error(`${name} is not set: run the suites with \`deno task test\`, which starts the stack`);
+    throw new Error(
+      `${name} is not set: run the suites with \`deno task test\`, which starts the stack`,
+    );
   }
   return value;
 }

@@ -14,6 +14,7 @@
  * - not a database error → null (the caller rethrows or handles it)
  */
 import { ApiError, type ErrorDetails, isErrorCode } from "../http/errors.ts";
+import { parseJsonObject } from "./detail_json.ts";
 import { guardError } from "./guard_errors.ts";
 
 interface DbErrorShape {
@@ -52,12 +53,7 @@ function isConnectionFailure(err: DbErrorShape & Error): boolean {
 
 function parseHint(hint: string | undefined): ErrorDetails | undefined {
   if (!hint || !hint.trim().startsWith("{")) return undefined;
-  try {
-    const value = JSON.parse(hint);
-    return value && typeof value === "object" && !Array.isArray(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseJsonObject(hint) ?? undefined;
 }
 
 export function isDbError(err: unknown): boolean {

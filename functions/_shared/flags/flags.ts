@@ -4,6 +4,7 @@
  * such a call use `FlagCache`, which is at most `MAX_FLAG_CACHE_MS` (5 s) stale.
  */
 import type { Sql } from "postgres";
+import { parseJsonObject } from "../db/detail_json.ts";
 
 export const FLAG_NAMES = [
   "ai.chat",
@@ -34,21 +35,15 @@ export interface MaintenanceDetail {
 
 /** Parses ops.require_flag's detail; null when it is not that shape. */
 export function parseMaintenanceDetail(detail: string | undefined): MaintenanceDetail | null {
-  if (!detail) return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(detail);
-  } catch {
-    return null;
-  }
-  if (typeof value !== "object" || value === null) return null;
-  const v = value as Record<string, unknown>;
+  const v = parseJsonObject(detail);
+  if (!v) return null;
   if (typeof v.flag !== "string") return null;
   if (!Number.isInteger(v.retry_after) || (v.retry_after as number) < 1) return null;
   return { flag: v.flag, retry_after: v.retry_after as number };
 }
 
-interface FlagRow {
+/** One row of `api.flags_list()` as postgres.js returns it. */
+export interface FlagRow {
   name: string;
   enabled: boolean;
   reason: string | null;
@@ -57,20 +52,25 @@ interface FlagRow {
   updated_by: string | null;
 }
 
+/** A `api.flags_list()` row in camelCase (also the admin API's JSON of a flag). */
+export function flagStateFromRow(r: FlagRow): FlagState {
+  return {
+    name: r.name,
+    enabled: r.enabled,
+    reason: r.reason,
+    retryAfterSeconds: r.retry_after_seconds,
+    updatedAt: r.updated_at,
+    updatedBy: r.updated_by,
+  };
+}
+
 /** Loads every flag through `api.flags_list()` (postgres.js connected as tollgate_api). */
 export function createSqlFlagLoader(sql: Sql): () => Promise<FlagState[]> {
   return async () => {
     const rows = await sql<FlagRow[]>`
       select name, enabled, reason, retry_after_seconds, updated_at, updated_by
       from api.flags_list()`;
-    return rows.map((r) => ({
-      name: r.name,
-      enabled: r.enabled,
-      reason: r.reason,
-      retryAfterSeconds: r.retry_after_seconds,
-      updatedAt: r.updated_at,
-      updatedBy: r.updated_by,
-    }));
+    return rows.map(flagStateFromRow);
   };
 }
 

@@ -7,6 +7,8 @@
  * can predict without the server secret, which lets a replay of the same start return the same
  * token although the token itself is never stored anywhere.
  */
+import { hmacSha256Key } from "../crypto/hmac_key.ts";
+
 export const JOB_TOKEN_BYTES = 32;
 /** 32 bytes in base64url without padding. */
 export const JOB_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
@@ -53,23 +55,6 @@ export async function generateJobToken(): Promise<JobToken> {
   return await fromBytes(crypto.getRandomValues(new Uint8Array(JOB_TOKEN_BYTES)));
 }
 
-const keyCache = new Map<string, Promise<CryptoKey>>();
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = keyCache.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey(
-      "raw",
-      encoder.encode(secret),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    keyCache.set(secret, key);
-  }
-  return key;
-}
-
 /**
  * The job token of an idempotent start: the same (secret, account, idempotency key) always
  * gives the same token, so a replayed start can return it. Length-prefixed parts keep the
@@ -83,6 +68,6 @@ export async function deriveJobToken(
   if (secret.length === 0) throw new Error("job token secret must not be empty");
   const parts = ["tollgate/job-token/v1", account, idempotencyKey];
   const input = encoder.encode(parts.map((p) => `${encoder.encode(p).length}:${p}`).join("|"));
-  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), input);
+  const mac = await crypto.subtle.sign("HMAC", await hmacSha256Key(secret), input);
   return await fromBytes(new Uint8Array(mac));
 }

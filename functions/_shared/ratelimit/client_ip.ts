@@ -19,6 +19,7 @@
  * IPv6 clients are keyed by their /64 (one subscriber usually owns a whole /64, and limiting
  * single addresses in it would be trivial to rotate around).
  */
+import { hmacSha256Key } from "../crypto/hmac_key.ts";
 import { rateLimitKey } from "./policies.ts";
 
 export const CF_CONNECTING_IP = "cf-connecting-ip";
@@ -64,23 +65,6 @@ export function ipRateLimitSubject(normalizedIp: string): string {
   return `${normalizedIp.split(":").slice(0, 4).join(":")}::/64`;
 }
 
-const keyCache = new Map<string, Promise<CryptoKey>>();
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = keyCache.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey(
-      "raw",
-      new TextEncoder().encode(secret),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    keyCache.set(secret, key);
-  }
-  return key;
-}
-
 /** Minimum secret length: the IPv4 space is small enough to brute-force a weak key. */
 export const MIN_IP_HASH_SECRET_LENGTH = 16;
 
@@ -94,7 +78,7 @@ export async function hashClientIp(
     throw new Error(`IP_HASH_SECRET must be at least ${MIN_IP_HASH_SECRET_LENGTH} characters`);
   }
   const mac = new Uint8Array(
-    await crypto.subtle.sign("HMAC", await hmacKey(secret), new TextEncoder().encode(ip)),
+    await crypto.subtle.sign("HMAC", await hmacSha256Key(secret), new TextEncoder().encode(ip)),
   );
   return encoding === "hex" ? toHex(mac) : toBase64Url(mac);
 }

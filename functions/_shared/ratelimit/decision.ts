@@ -1,3 +1,4 @@
+import { parseJsonObject } from "../db/detail_json.ts";
 import type { RateLimitPolicy } from "./policies.ts";
 
 /** The outcome of one take, as returned by api.rate_limit_take / ops.rate_limit_take. */
@@ -42,15 +43,8 @@ export interface RateLimitedDetail {
 
 /** Parses ops.rate_limit_require's detail; null when it is not that shape. */
 export function parseRateLimitedDetail(detail: string | undefined): RateLimitedDetail | null {
-  if (!detail) return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(detail);
-  } catch {
-    return null;
-  }
-  if (typeof value !== "object" || value === null) return null;
-  const v = value as Record<string, unknown>;
+  const v = parseJsonObject(detail);
+  if (!v) return null;
   const numbers = ["quota", "window", "remaining", "reset", "retry_after"] as const;
   if (typeof v.policy !== "string") return null;
   for (const field of numbers) {

@@ -12,6 +12,7 @@
 import type { Config } from "../../_shared/config.ts";
 import { DEV_IP_HASH_SECRET, DEV_JWT_SECRET } from "../../_shared/config.ts";
 import type { Sql } from "../../_shared/db/client.ts";
+import { elapsedMs, HealthProbeTimeout, probeDatabase } from "../../_shared/db/health_probe.ts";
 import type { AdminRoutes } from "../deps.ts";
 
 /** A short, non-reversible hint of an identifier: its first characters and its length. */
@@ -72,7 +73,7 @@ export async function probe(
   timeoutMs = 3000,
 ): Promise<ProbeResult> {
   const started = performance.now();
-  const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
+  const elapsed = () => elapsedMs(started);
   try {
     const res = await fetchFn(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     await res.body?.cancel().catch(() => {});
@@ -83,34 +84,16 @@ export async function probe(
   }
 }
 
-interface HealthRow {
-  health: { db_time: string; migration_version: string | null };
-}
-
 async function databaseReport(sql: Sql, timeoutMs = 3000) {
   const started = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const query = sql<HealthRow[]>`select api.health() as health`;
-    query.catch(() => {});
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("timeout")), timeoutMs);
-    });
-    const [row] = await Promise.race([query, timeout]);
-    return {
-      ok: true,
-      roundTripMs: Math.round((performance.now() - started) * 10) / 10,
-      time: row.health.db_time,
-      migrationVersion: row.health.migration_version,
-    };
+    return await probeDatabase(sql, timeoutMs);
   } catch (err) {
     return {
       ok: false,
-      roundTripMs: Math.round((performance.now() - started) * 10) / 10,
-      error: (err as Error).message === "timeout" ? "timeout" : "unavailable",
+      roundTripMs: elapsedMs(started),
+      error: err instanceof HealthProbeTimeout ? "timeout" : "unavailable",
     };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -8,6 +8,7 @@
  * inside their own SQL (immediately); cached readers see it within 5 s.
  */
 import { z } from "zod";
+import { type FlagRow, flagStateFromRow } from "../../_shared/flags/flags.ts";
 import { validate } from "../../_shared/http/validate/index.ts";
 import { adminActor, type AdminRoutes } from "../deps.ts";
 
@@ -18,32 +19,12 @@ const FlagBody = z.object({
   retryAfterSeconds: z.number().int().min(1).max(86_400).optional(),
 });
 
-interface FlagRow {
-  name: string;
-  enabled: boolean;
-  reason: string | null;
-  retry_after_seconds: number;
-  updated_at: Date;
-  updated_by: string | null;
-}
-
-function flagJson(r: FlagRow) {
-  return {
-    name: r.name,
-    enabled: r.enabled,
-    reason: r.reason,
-    retryAfterSeconds: r.retry_after_seconds,
-    updatedAt: r.updated_at,
-    updatedBy: r.updated_by,
-  };
-}
-
 export const flagRoutes: AdminRoutes = (app, deps) => {
   app.get("/flags", async (c) => {
     c.set("adminAction", "flags.list");
     const rows = await deps.sql()<FlagRow[]>`
       select name, enabled, reason, retry_after_seconds, updated_at, updated_by from api.flags_list()`;
-    return c.json({ flags: rows.map(flagJson) });
+    return c.json({ flags: rows.map(flagStateFromRow) });
   });
 
   app.put("/flags", validate("json", FlagBody), async (c) => {
@@ -58,6 +39,6 @@ export const flagRoutes: AdminRoutes = (app, deps) => {
                           ${adminActor(c.var.adminSecret)}::text, ${
       body.retryAfterSeconds ?? null
     }::int)`;
-    return c.json({ flag: flagJson(row) });
+    return c.json({ flag: flagStateFromRow(row) });
   });
 };

@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { validate } from "../../_shared/http/validate/index.ts";
+import { type AiModelRow, imagePricesJson } from "../../_shared/prices/ai_model_row.ts";
 import { adminActor, type AdminRoutes } from "../deps.ts";
 
 const PRICE = z.number().min(0).max(1_000_000);
@@ -36,25 +37,7 @@ const PriceBody = z.object({
   ).min(1).max(64).nullable().optional(),
 });
 
-interface PriceRow {
-  model: string;
-  kind: string;
-  enabled: boolean;
-  credits_per_request: string;
-  credits_per_1k_input_tokens: string;
-  credits_per_1k_output_tokens: string;
-  credits_per_1k_chars: string;
-  max_output_tokens: number | null;
-  voices: string[] | null;
-  max_images: number | null;
-  default_size: string | null;
-  default_quality: string | null;
-  image_prices: { size: string; quality: string; credits_per_image: number | string }[] | null;
-  updated_at: Date;
-  updated_by: string | null;
-}
-
-function priceJson(r: PriceRow) {
+function priceJson(r: AiModelRow) {
   return {
     model: r.model,
     kind: r.kind,
@@ -68,11 +51,7 @@ function priceJson(r: PriceRow) {
     maxImages: r.max_images,
     defaultSize: r.default_size,
     defaultQuality: r.default_quality,
-    imagePrices: r.image_prices?.map((i) => ({
-      size: i.size,
-      quality: i.quality,
-      creditsPerImage: Number(i.credits_per_image),
-    })) ?? null,
+    imagePrices: r.image_prices ? imagePricesJson(r.image_prices) : null,
     updatedAt: r.updated_at,
     updatedBy: r.updated_by,
   };
@@ -81,7 +60,7 @@ function priceJson(r: PriceRow) {
 export const priceRoutes: AdminRoutes = (app, deps) => {
   app.get("/prices", async (c) => {
     c.set("adminAction", "prices.list");
-    const rows = await deps.sql()<PriceRow[]>`select * from api.ai_models()`;
+    const rows = await deps.sql()<AiModelRow[]>`select * from api.ai_models()`;
     return c.json({ prices: rows.map(priceJson) });
   });
 
@@ -108,7 +87,7 @@ export const priceRoutes: AdminRoutes = (app, deps) => {
         ${b.defaultSize ?? null}::text, ${
       b.defaultQuality ?? null
     }::text, ${imagePrices}::text::jsonb)`;
-    const rows = await sql<PriceRow[]>`select * from api.ai_models() where model = ${b.model}`;
+    const rows = await sql<AiModelRow[]>`select * from api.ai_models() where model = ${b.model}`;
     return c.json({ price: priceJson(rows[0]) });
   });
 };

@@ -6,24 +6,8 @@
 import type { Hono } from "hono";
 import type { AuthEnv } from "../../_shared/auth/middleware/index.ts";
 import { ApiError } from "../../_shared/http/errors.ts";
+import { type AiModelRow, imagePricesJson } from "../../_shared/prices/ai_model_row.ts";
 import type { AiDeps } from "../deps.ts";
-
-interface ModelRow {
-  model: string;
-  kind: "chat" | "speech" | "images";
-  enabled: boolean;
-  credits_per_request: string;
-  credits_per_1k_input_tokens: string;
-  credits_per_1k_output_tokens: string;
-  credits_per_1k_chars: string;
-  max_output_tokens: number | null;
-  voices: string[] | null;
-  max_images: number | null;
-  default_size: string | null;
-  default_quality: string | null;
-  image_prices: { size: string; quality: string; credits_per_image: number | string }[] | null;
-  updated_at: Date;
-}
 
 export interface ModelEntry {
   id: string;
@@ -33,7 +17,7 @@ export interface ModelEntry {
   tollgate: Record<string, unknown>;
 }
 
-export function modelEntry(row: ModelRow): ModelEntry {
+export function modelEntry(row: AiModelRow): ModelEntry {
   const prices: Record<string, unknown> = {
     kind: row.kind,
     creditsPerRequest: Number(row.credits_per_request),
@@ -50,11 +34,7 @@ export function modelEntry(row: ModelRow): ModelEntry {
     prices.maxImages = row.max_images;
     prices.defaultSize = row.default_size;
     prices.defaultQuality = row.default_quality;
-    prices.images = (row.image_prices ?? []).map((p) => ({
-      size: p.size,
-      quality: p.quality,
-      creditsPerImage: Number(p.credits_per_image),
-    }));
+    prices.images = imagePricesJson(row.image_prices ?? []);
   }
   return {
     id: row.model,
@@ -66,7 +46,7 @@ export function modelEntry(row: ModelRow): ModelEntry {
 }
 
 async function enabledModels(deps: AiDeps): Promise<ModelEntry[]> {
-  const rows = await deps.sql()<ModelRow[]>`select * from api.ai_models()`;
+  const rows = await deps.sql()<AiModelRow[]>`select * from api.ai_models()`;
   return rows.filter((r) => r.enabled).map(modelEntry);
 }
 

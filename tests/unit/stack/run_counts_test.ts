@@ -7,11 +7,15 @@ Deno.test("countTap counts ok and not ok lines across files", () => {
 });
 
 Deno.test("countTap counts a file that crashed without TAP as a failure", () => {
-  assert.deepEqual(countTap("a.sql .. Dubious, test returned 1\n", false), { passed: 0, failed: 1 });
+  assert.deepEqual(countTap("a.sql .. Dubious, test returned 1\n", false), {
+    passed: 0,
+    failed: 1,
+  });
 });
 
 Deno.test("countDeno reads the final summary, steps excluded", () => {
-  const out = "ok | 3 passed (2 steps) | 0 failed (1s)\n...\nFAILED | 40 passed (5 steps) | 2 failed (9s)\n";
+  const out =
+    "ok | 3 passed (2 steps) | 0 failed (1s)\n...\nFAILED | 40 passed (5 steps) | 2 failed (9s)\n";
   assert.deepEqual(countDeno(out, false), { passed: 40, failed: 2 });
 });
 
