@@ -8,7 +8,7 @@ import type { StackPorts } from "./paths.ts";
 import { DEV_JWT_SECRET } from "./keys.ts";
 
 /** Development-only defaults; production refuses the well-known ones (see config.ts). */
-const LOCAL_DEFAULTS: Record<string, string> = {
+export const LOCAL_DEFAULTS: Readonly<Record<string, string>> = {
   ENVIRONMENT: "development",
   SUPABASE_JWT_SECRET: DEV_JWT_SECRET,
   CORS_ORIGINS: "http://localhost:3000,http://127.0.0.1:3000",

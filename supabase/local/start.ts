@@ -18,7 +18,7 @@ import {
   pushMigrations,
   stopCluster,
 } from "./postgres.ts";
-import { stackEnv } from "./env.ts";
+import { LOCAL_DEFAULTS, stackEnv } from "./env.ts";
 import { startServices } from "./services.ts";
 import { configuredFunctions } from "./functions.ts";
 
@@ -103,6 +103,13 @@ function printBanner(functions: string[], fake: boolean, env: Record<string, str
     `      curl -s -H "Authorization: Bearer $TOKEN" ${base}/credits/balance`,
     "",
   ];
+  if (env.ADMIN_SECRET === LOCAL_DEFAULTS.ADMIN_SECRET) {
+    lines.push(
+      "  Admin API (local default secret):",
+      `    curl -s -H "X-Admin-Secret: ${env.ADMIN_SECRET}" ${base}/admin/diag`,
+      "",
+    );
+  }
   if (fake) {
     lines.push(
       "  !!! OPENAI_BASE_URL is not set: AI calls go to the LOCAL FAKE upstream",
