@@ -1,13 +1,13 @@
 /**
  * The two SQL round trips of a paid AI call: api.ai_begin before the upstream, api.ai_settle
  * after it. Nothing else in the hot path touches the database. Both go out as statements with
- * inlined, typed literals (sql_call.ts), so each is ONE network round trip.
+ * inlined, typed literals (_shared/db/call.ts), so each is ONE network round trip.
  */
 import { mapDbError } from "../_shared/db/errors.ts";
 import type { Sql } from "../_shared/db/client.ts";
 import type { Logger } from "../_shared/log/logger.ts";
 import type { UnitPrices } from "./pricing.ts";
-import { callFunction } from "./sql_call.ts";
+import { callFunction } from "../_shared/db/call.ts";
 
 export type AiKind = "chat" | "speech" | "images";
 

@@ -4,6 +4,7 @@
  * a claim left in progress for 10 minutes (crashed isolate) may be taken again.
  */
 import type { Sql } from "../db/client.ts";
+import { callFunction } from "../db/call.ts";
 import { asStoredResponse, type StoredResponse } from "./stored.ts";
 
 /** What `begin` found: run the request, or replay what the first one answered. */
@@ -36,7 +37,8 @@ interface BeginRow {
 }
 
 /**
- * The store backed by the api.idempotency_* functions (postgres.js as tollgate_api). Pass a
+ * The store backed by the api.idempotency_* functions (postgres.js as tollgate_api; one round
+ * trip per call via callFunction). Pass a
  * client, or a getter (resolved on each call, e.g. `() => getSql(config)`).
  */
 export function createSqlIdempotencyStore(source: Sql | (() => Sql)): IdempotencyStore {
@@ -45,9 +47,11 @@ export function createSqlIdempotencyStore(source: Sql | (() => Sql)): Idempotenc
   return {
     async begin(account, key, requestHash) {
       const sql = db();
-      const [row] = await sql<BeginRow[]>`
-        select state, response_status, response_body
-          from api.idempotency_begin(${account}::uuid, ${key}::text, ${requestHash}::text)`;
+      const [row] = await callFunction<BeginRow>(sql, "api.idempotency_begin", [
+        [account, "uuid"],
+        [key, "text"],
+        [requestHash, "text"],
+      ], "state, response_status, response_body");
       if (row.state === "started") return { state: "started" };
       const stored = asStoredResponse(row.response_body);
       if (!stored || row.response_status === null) {
@@ -57,16 +61,20 @@ export function createSqlIdempotencyStore(source: Sql | (() => Sql)): Idempotenc
     },
     async complete(account, key, status, response) {
       const sql = db();
-      const [row] = await sql<{ ok: boolean }[]>`
-        select api.idempotency_complete(
-          ${account}::uuid, ${key}::text, ${status}::int, ${sql.json(response as never)}::jsonb
-        ) as ok`;
+      const [row] = await callFunction<{ ok: boolean }>(sql, "api.idempotency_complete", [
+        [account, "uuid"],
+        [key, "text"],
+        [status, "int"],
+        [response, "jsonb"],
+      ], "idempotency_complete as ok");
       return row.ok;
     },
     async abandon(account, key) {
       const sql = db();
-      const [row] = await sql<{ ok: boolean }[]>`
-        select api.idempotency_abandon(${account}::uuid, ${key}::text) as ok`;
+      const [row] = await callFunction<{ ok: boolean }>(sql, "api.idempotency_abandon", [
+        [account, "uuid"],
+        [key, "text"],
+      ], "idempotency_abandon as ok");
       return row.ok;
     },
   };

@@ -5,6 +5,7 @@
  * released before the numbers are read.
  */
 import type { CreditsRoutes } from "../deps.ts";
+import { callFunction } from "../../_shared/db/call.ts";
 
 interface BalanceRow {
   balance: string;
@@ -15,9 +16,10 @@ interface BalanceRow {
 export const balanceRoutes: CreditsRoutes = (app, deps) => {
   app.get("/balance", async (c) => {
     const sql = deps.sql();
-    const [row] = await sql<BalanceRow[]>`
-      select balance, held, available
-        from api.credits_balance(${c.var.account}::uuid, ${deps.config.INITIAL_GRANT}::int)`;
+    const [row] = await callFunction<BalanceRow>(sql, "api.credits_balance", [
+      [c.var.account, "uuid"],
+      [deps.config.INITIAL_GRANT, "int"],
+    ], "balance, held, available");
     c.header("Cache-Control", "no-store");
     return c.json({
       balance: Number(row.balance),

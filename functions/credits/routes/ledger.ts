@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { validate } from "../../_shared/http/validate/index.ts";
+import { callFunction } from "../../_shared/db/call.ts";
 import type { CreditsRoutes } from "../deps.ts";
 
 export const DEFAULT_LEDGER_LIMIT = 20;
@@ -35,10 +36,13 @@ export const ledgerRoutes: CreditsRoutes = (app, deps) => {
     const { limit = DEFAULT_LEDGER_LIMIT, cursor } = c.req.valid("query");
     const sql = deps.sql();
     // One row more than asked tells whether an older page exists.
-    const rows = await sql<LedgerRow[]>`
-      select id, kind, delta, balance_after, cause_type, cause_key, reason, created_at, hash
-        from api.credits_ledger(${c.var.account}::uuid, ${deps.config.INITIAL_GRANT}::int,
-                                ${limit + 1}::int, ${cursor ?? null}::bigint)`;
+    // The cursor is up to 18 digits: a JS bigint keeps ids beyond 2^53 exact.
+    const rows = await callFunction<LedgerRow>(sql, "api.credits_ledger", [
+      [c.var.account, "uuid"],
+      [deps.config.INITIAL_GRANT, "int"],
+      [limit + 1, "int"],
+      [cursor === undefined ? null : BigInt(cursor), "bigint"],
+    ], "id, kind, delta, balance_after, cause_type, cause_key, reason, created_at, hash");
     const page = rows.slice(0, limit);
     const nextCursor = rows.length > limit ? page[page.length - 1].id : null;
     c.header("Cache-Control", "no-store");

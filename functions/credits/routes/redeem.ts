@@ -28,6 +28,7 @@
 import { z } from "zod";
 import type { Config } from "../../_shared/config.ts";
 import type { Sql } from "../../_shared/db/client.ts";
+import { callFunction } from "../../_shared/db/call.ts";
 import { clientIpHash } from "../../_shared/audit/client_ip_hash.ts";
 import { ApiError } from "../../_shared/http/errors.ts";
 import { validate } from "../../_shared/http/validate/index.ts";
@@ -84,21 +85,23 @@ export const redeemRoutes: CreditsRoutes = (app, deps) => {
 
     const limits = config.RATE_LIMITING;
     const policy = limits.policies["promo.account"]; // RATE_LIMIT_PROMO sets both promo policies
-    const [row] = await sql<PromoRedeemRow[]>`
-      select outcome, reason, campaign, amount, balance, available, retry_after_seconds,
-             failures_remaining, rate_limits
-        from api.promo_redeem(
-          ${c.var.account}::uuid, ${deviceId}::text, ${await promoCodeHash(
-      c.req.valid("json").code,
-    )}::bytea,
-          ${config.INITIAL_GRANT}::int,
-          ${limits.enabled ? policy.quota : null}::int, ${
-      limits.enabled ? policy.windowSeconds : null
-    }::int,
-          ${await clientIpHash(
-      c.req.raw.headers,
-      config.IP_HASH_SECRET,
-    )}::text, ${c.var.requestId}::text)`;
+    const codeHash = await promoCodeHash(c.req.valid("json").code);
+    const ipHash = await clientIpHash(c.req.raw.headers, config.IP_HASH_SECRET);
+    const [row] = await callFunction<PromoRedeemRow>(
+      sql,
+      "api.promo_redeem",
+      [
+        [c.var.account, "uuid"],
+        [deviceId, "text"],
+        [codeHash, "bytea"],
+        [config.INITIAL_GRANT, "int"],
+        [limits.enabled ? policy.quota : null, "int"],
+        [limits.enabled ? policy.windowSeconds : null, "int"],
+        [ipHash, "text"],
+        [c.var.requestId, "text"],
+      ],
+      "outcome, reason, campaign, amount, balance, available, retry_after_seconds, failures_remaining, rate_limits",
+    );
 
     const decisions = decisionsOf(row, config);
     const headers = rateLimitHeaders(decisions);

@@ -5,6 +5,7 @@
  */
 import type { Hono } from "hono";
 import type { AuthEnv } from "../../_shared/auth/middleware/index.ts";
+import { callFunction } from "../../_shared/db/call.ts";
 import type { JobsDeps } from "../deps.ts";
 import { jobIdParam } from "../schemas.ts";
 
@@ -25,10 +26,12 @@ export function registerRead(app: Hono<AuthEnv>, deps: JobsDeps): void {
   app.get("/:id", async (c) => {
     const id = jobIdParam(c.req.param("id"));
     const sql = deps.sql();
-    const [job] = await sql<JobRow[]>`
-      select job_id, status, amount, spent, remaining, debited, expires_at, created_at,
-             settled_at, device_bound
-        from api.get_job(${c.var.account}::uuid, ${id}::uuid)`;
+    const [job] = await callFunction<JobRow>(
+      sql,
+      "api.get_job",
+      [[c.var.account, "uuid"], [id, "uuid"]],
+      "job_id, status, amount, spent, remaining, debited, expires_at, created_at, settled_at, device_bound",
+    );
     c.header("Cache-Control", "no-store");
     return c.json({
       jobId: job.job_id,

@@ -11,12 +11,15 @@
  */
 import type { Context, Hono } from "hono";
 import type { AuthEnv } from "../../_shared/auth/middleware/index.ts";
+import { callFunction } from "../../_shared/db/call.ts";
 import { hashRequest } from "../../_shared/idempotency/hash.ts";
 import { readIdempotencyKey } from "../../_shared/idempotency/key.ts";
 import { optionalJsonBody } from "../body.ts";
 import type { JobsDeps } from "../deps.ts";
 import { type ComposedRow, respond } from "../respond.ts";
 import { cancelBody, commitBody, extendBody, jobIdParam } from "../schemas.ts";
+
+const COLUMNS = "replayed, response_status, response";
 
 async function idempotencyArgs(c: Context<AuthEnv>) {
   const key = readIdempotencyKey(c);
@@ -33,10 +36,14 @@ export function registerSettle(app: Hono<AuthEnv>, deps: JobsDeps): void {
     const body = await optionalJsonBody(c, commitSchema);
     const { key, hash } = await idempotencyArgs(c);
     const sql = deps.sql();
-    const [row] = await sql<ComposedRow[]>`
-      select replayed, response_status, response
-        from api.jobs_commit(${c.var.account}::uuid, ${id}::uuid, ${body.amount ?? null}::bigint,
-                             ${c.var.deviceId}::text, ${key}::text, ${hash}::text)`;
+    const [row] = await callFunction<ComposedRow>(sql, "api.jobs_commit", [
+      [c.var.account, "uuid"],
+      [id, "uuid"],
+      [body.amount ?? null, "bigint"],
+      [c.var.deviceId, "text"],
+      [key, "text"],
+      [hash, "text"],
+    ], COLUMNS);
     return respond(c, row);
   });
 
@@ -45,10 +52,13 @@ export function registerSettle(app: Hono<AuthEnv>, deps: JobsDeps): void {
     await optionalJsonBody(c, cancelBody);
     const { key, hash } = await idempotencyArgs(c);
     const sql = deps.sql();
-    const [row] = await sql<ComposedRow[]>`
-      select replayed, response_status, response
-        from api.jobs_cancel(${c.var.account}::uuid, ${id}::uuid, ${c.var.deviceId}::text,
-                             ${key}::text, ${hash}::text)`;
+    const [row] = await callFunction<ComposedRow>(sql, "api.jobs_cancel", [
+      [c.var.account, "uuid"],
+      [id, "uuid"],
+      [c.var.deviceId, "text"],
+      [key, "text"],
+      [hash, "text"],
+    ], COLUMNS);
     return respond(c, row);
   });
 
@@ -57,11 +67,15 @@ export function registerSettle(app: Hono<AuthEnv>, deps: JobsDeps): void {
     const body = await optionalJsonBody(c, extendSchema);
     const { key, hash } = await idempotencyArgs(c);
     const sql = deps.sql();
-    const [row] = await sql<ComposedRow[]>`
-      select replayed, response_status, response
-        from api.jobs_extend(${c.var.account}::uuid, ${id}::uuid, ${body.amount ?? 0}::bigint,
-                             ${body.ttlSeconds ?? 0}::int, ${c.var.deviceId}::text,
-                             ${key}::text, ${hash}::text)`;
+    const [row] = await callFunction<ComposedRow>(sql, "api.jobs_extend", [
+      [c.var.account, "uuid"],
+      [id, "uuid"],
+      [body.amount ?? 0, "bigint"],
+      [body.ttlSeconds ?? 0, "int"],
+      [c.var.deviceId, "text"],
+      [key, "text"],
+      [hash, "text"],
+    ], COLUMNS);
     return respond(c, row);
   });
 }

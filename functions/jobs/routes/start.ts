@@ -12,6 +12,7 @@
  * X-Device-Id.
  */
 import { mapDbError } from "../../_shared/db/errors.ts";
+import { callFunction } from "../../_shared/db/call.ts";
 import type { Hono } from "hono";
 import type { AuthEnv } from "../../_shared/auth/middleware/index.ts";
 import { hashRequest } from "../../_shared/idempotency/hash.ts";
@@ -48,13 +49,18 @@ export function registerStart(app: Hono<AuthEnv>, deps: JobsDeps): void {
     let row: StartRow;
     try {
       const sql = deps.sql();
-      [row] = await sql<StartRow[]>`
-        select replayed, response_status, response, rate_limit_remaining, rate_limit_reset_seconds
-          from api.jobs_start(
-            ${account}::uuid, ${config.INITIAL_GRANT}::int,
-            ${policy?.quota ?? null}::int, ${policy?.windowSeconds ?? null}::int,
-            ${body.amount}::bigint, ${ttl}::int, ${device}::text, ${token.hash}::bytea,
-            ${key}::text, ${hash}::text)`;
+      [row] = await callFunction<StartRow>(sql, "api.jobs_start", [
+        [account, "uuid"],
+        [config.INITIAL_GRANT, "int"],
+        [policy?.quota ?? null, "int"],
+        [policy?.windowSeconds ?? null, "int"],
+        [body.amount, "bigint"],
+        [ttl, "int"],
+        [device, "text"],
+        [token.hash, "bytea"],
+        [key, "text"],
+        [hash, "text"],
+      ], "replayed, response_status, response, rate_limit_remaining, rate_limit_reset_seconds");
     } catch (err) {
       throw mapDbError(err) ?? err;
     }

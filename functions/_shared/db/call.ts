@@ -1,21 +1,27 @@
 /**
- * One network round trip per SQL call on the hot path.
+ * One network round trip per SQL call, for every route.
  *
  * postgres.js with `prepare: false` (required by Supavisor's transaction mode) sends every query
  * that has parameters as Parse + Describe, WAITS for the parameter description, and only then
  * sends Bind + Execute: two round trips per statement. A statement without parameters goes out
- * as Parse + Bind + Execute + Sync in one write. So the two hot-path calls (api.ai_begin,
- * api.ai_settle) are sent with their arguments inlined as literals — built here, never from
- * string concatenation of raw input:
+ * as Parse + Bind + Execute + Sync in one write. So the per-request api.* calls (AI begin/settle,
+ * jobs, credits, rate limits, idempotency) are sent with their arguments inlined as literals —
+ * built here, never from string concatenation of raw input:
  *
  *   null, booleans, safe integers   → as is
+ *   JS bigint (type bigint only)     → as is (digits only; range-checked to int8)
  *   strings of [A-Za-z0-9 ._:/+=@-]  → '...' (nothing to escape)
  *   any other string, bytes, JSON    → decode('<hex>', 'hex') (bytes), convert_from(…, 'UTF8')
  *                                      (text): hex digits only, whatever standard_conforming_strings
  *
- * Every literal is followed by an explicit cast to the parameter's declared type.
+ * Every literal is followed by an explicit cast to the parameter's declared type, so pass the
+ * type the SQL function declares. Result rows have the same shapes as tagged-template queries
+ * (types come from the row description: bigint columns arrive as strings, timestamptz as Date).
  */
-import type { Sql } from "../_shared/db/client.ts";
+import type { Sql } from "./client.ts";
+
+/** Anything that can run a statement without parameters (any postgres.js client). */
+export type SqlRunner = Pick<Sql, "unsafe">;
 
 export type SqlType = "uuid" | "text" | "boolean" | "bigint" | "int" | "bytea" | "jsonb";
 
@@ -24,6 +30,8 @@ export type SqlArg = readonly [value: unknown, type: SqlType];
 const PLAIN = /^[A-Za-z0-9 ._:/+=@-]*$/;
 const FUNCTION_NAME = /^[a-z_]+\.[a-z_]+$/;
 const encoder = new TextEncoder();
+// -(2^63 - 1): `-9223372036854775808::bigint` would cast the positive literal first and overflow.
+const INT8_MAX = 2n ** 63n - 1n;
 
 function hex(bytes: Uint8Array): string {
   let out = "";
@@ -46,6 +54,11 @@ export function sqlLiteral(value: unknown, type: SqlType): string {
       if (typeof value !== "boolean") throw new TypeError("expected a boolean");
       return value ? "true" : "false";
     case "bigint":
+      if (typeof value === "bigint") {
+        if (value < -INT8_MAX || value > INT8_MAX) throw new TypeError("bigint out of range");
+        return `${value}::bigint`;
+      }
+    // falls through: a number must be a safe integer
     case "int":
       if (typeof value !== "number" || !Number.isSafeInteger(value)) {
         throw new TypeError("expected a safe integer");
@@ -70,9 +83,9 @@ export function callStatement(fn: string, args: readonly SqlArg[], columns = "*"
   return `select ${columns} from ${fn}(${args.map(([v, t]) => sqlLiteral(v, t)).join(", ")})`;
 }
 
-/** Runs a set-returning api function in one round trip. */
+/** Runs an api function (set-returning or scalar) in one round trip. */
 export async function callFunction<T>(
-  sql: Sql,
+  sql: SqlRunner,
   fn: string,
   args: readonly SqlArg[],
   columns = "*",

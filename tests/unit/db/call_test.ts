@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { callStatement, sqlLiteral } from "../../../functions/ai/sql_call.ts";
+import { callStatement, sqlLiteral } from "../../../functions/_shared/db/call.ts";
 
 Deno.test("sqlLiteral keeps plain values readable and casts them", () => {
   assert.equal(sqlLiteral(null, "uuid"), "null::uuid");
@@ -47,4 +47,13 @@ Deno.test("callStatement builds one statement without parameters", () => {
   );
   assert.throws(() => callStatement("api.ai_settle; drop", []), TypeError);
   assert.throws(() => callStatement("api.f", [], "*; drop"), TypeError);
+});
+
+Deno.test("sqlLiteral takes a JS bigint for bigint parameters only, within int8", () => {
+  assert.equal(sqlLiteral(123456789012345678n, "bigint"), "123456789012345678::bigint");
+  assert.equal(sqlLiteral(-5n, "bigint"), "-5::bigint");
+  assert.throws(() => sqlLiteral(2n ** 63n, "bigint"), TypeError);
+  assert.throws(() => sqlLiteral(-(2n ** 63n), "bigint"), TypeError);
+  assert.throws(() => sqlLiteral(1n, "int"), TypeError);
+  assert.throws(() => sqlLiteral(1n, "text"), TypeError);
 });
