@@ -1,6 +1,6 @@
 -- Admin reads (issue 6): GET /admin/accounts/:id in one call. Grants use api.grant (idempotent
 -- by reference), flags api.flags_list / api.flag_set, promo campaigns api.promo_campaigns_list /
--- api.promo_campaign_create; prices live with the ai function's table (see 000490).
+-- api.promo_campaign_create; prices live with the ai function's table (api.ai_price_set, 000400).
 
 create function api.admin_account_overview(
   p_account uuid,

@@ -174,6 +174,8 @@ as $$
 #variable_conflict use_column
 declare
   v_item jsonb;
+  v_constraint text;
+  v_column text;
 begin
   perform credits.require(p_actor is not null and length(btrim(p_actor)) between 1 and 200, 'actor must be 1..200 characters');
   perform credits.require(p_enabled is not null, 'enabled must be true or false');
@@ -214,10 +216,18 @@ begin
   end if;
 
   return query select p.model, p.kind, p.enabled, p.updated_at from credits.ai_prices p where p.model = p_model;
+exception
+  -- A price that breaks a rule of the prices table is the caller's mistake: 400 naming the rule.
+  when check_violation or not_null_violation or foreign_key_violation
+       or invalid_text_representation or numeric_value_out_of_range then
+    get stacked diagnostics v_constraint = constraint_name, v_column = column_name;
+    raise exception using errcode = 'P0001', message = 'VALIDATION_FAILED',
+      detail = pg_catalog.format('the price breaks rule %s',
+                                 coalesce(nullif(v_constraint, ''), nullif(v_column, ''), 'of the prices table'));
 end
 $$;
 comment on function api.ai_price_set(text, text, boolean, text, numeric, numeric, numeric, numeric, integer, text[], integer, text, text, jsonb) is
-  'Creates or replaces the prices of one model (admin PUT /admin/prices); for image models p_image_prices replaces every (size, quality) price and must cover the defaults. Table constraints reject an inconsistent row (23514 -> 500; validate in the caller). Running calls keep the prices they started with.';
+  'Creates or replaces the prices of one model (admin PUT /admin/prices); for image models p_image_prices replaces every (size, quality) price and must cover the defaults. A row that breaks a table rule is VALIDATION_FAILED naming the rule (e.g. ai_prices_chat_shape). Running calls keep the prices they started with.';
 
 revoke all on function credits.ai_cost(bigint, bigint, bigint, bigint, bigint) from public, anon, authenticated;
 revoke all on function api.ai_models(), api.ai_price_set(text, text, boolean, text, numeric, numeric, numeric, numeric, integer, text[], integer, text, text, jsonb)

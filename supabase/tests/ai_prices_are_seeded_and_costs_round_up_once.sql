@@ -34,7 +34,7 @@ select results_eq($$select credits_per_request, max_output_tokens, updated_by fr
 select lives_ok($$select api.ai_price_set('tap-chat', 'chat', false, 'tester', p_max_output_tokens => 10)$$,
   'and change or disable it later');
 select throws_ok($$select api.ai_price_set('tap-bad', 'chat', true, 'tester')$$,
-  '23514', null, 'a chat model needs a max_tokens cap');
+  'P0001', 'VALIDATION_FAILED', 'a chat model needs a max_tokens cap (a broken table rule is a 400)');
 select throws_ok($$select api.ai_price_set('tap-pic', 'images', true, 'tester', p_max_images => 2,
                       p_default_size => '1024x1024', p_default_quality => 'standard',
                       p_image_prices => '[{"size":"1024x1792","quality":"standard","credits_per_image":5}]')$$,

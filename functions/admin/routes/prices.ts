@@ -4,7 +4,7 @@
  *   PUT /admin/prices {model, kind, enabled, creditsPerRequest?, creditsPer1kInputTokens?,
  *       creditsPer1kOutputTokens?, creditsPer1kChars?, maxOutputTokens?, voices?, maxImages?,
  *       defaultSize?, defaultQuality?, imagePrices?: [{size, quality, creditsPerImage}]}
- *                            creates or replaces one model's prices (api.admin_price_set);
+ *                            creates or replaces one model's prices (api.ai_price_set);
  *                            the table's rules (e.g. a chat model has no voices) → 400 naming
  *                            the rule. The next AI call uses the new prices.
  */
@@ -77,7 +77,7 @@ export const priceRoutes: AdminRoutes = (app, deps) => {
       : null;
     const sql = deps.sql();
     await sql`
-      select * from api.admin_price_set(
+      select * from api.ai_price_set(
         ${b.model}::text, ${b.kind}::text, ${b.enabled}::boolean, ${
       adminActor(c.var.adminSecret)
     }::text,
